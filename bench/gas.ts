@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Gas of DeltaBridge.settle on a real Ganache (shanghai rules, 30M gas blocks), the chain the devnet
+ * runs. Prints a table and writes bench/results/gas.json:
+ * - gas per delta of a 100-delta chunk touching existing accounts (50 debits, 50 credits);
+ * - the marginal gas per delta, from 100- and 400-delta chunks;
+ * - the largest chunk of existing-account deltas that fits a 30M gas block, found by prediction and
+ *   confirmed by landing it (and by the next size up failing to fit);
+ * - gas per delta for fresh accounts (zero to non-zero storage), for comparison.
+ * Run: npm run bench:gas
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { JsonRpcProvider, Wallet, NonceManager, getAddress, hexlify, randomBytes, TypedDataEncoder, type Contract } from "ethers";
+import { startGanache } from "../src/devnet/ganache.ts";
+import { devnetPrivateKeys, DEVNET_ROLES } from "../src/devnet/keys.ts";
+import { deployBridge } from "../src/chain/deploy.ts";
+import { NATIVE_TOKEN } from "../src/protocol/types.ts";
+import { SETTLEMENT_TYPES } from "../test/contracts/tmpTypes.ts";
+
+const BLOCK_GAS_LIMIT = 30_000_000n;
+const CREDIT = 10n ** 12n;
+
+interface DeltaIn {
+  account: string;
+  token: string;
+  amount: bigint;
+}
+
+async function main(): Promise<void> {
+  const chain = await startGanache({ blockGasLimit: BLOCK_GAS_LIMIT });
+  try {
+    const provider = new JsonRpcProvider(chain.url, undefined, { staticNetwork: true, batchMaxCount: 1 });
+    const keys = devnetPrivateKeys();
+    const deployer = new NonceManager(new Wallet(keys[DEVNET_ROLES.deployer]!, provider));
+    const validators = DEVNET_ROLES.validators
+      .map((i) => new Wallet(keys[i]!))
+      .sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
+    const bridge = await deployBridge(deployer, {
+      validators: validators.map((v) => v.address),
+      threshold: 2n,
+      escapeDelaySec: 86_400n,
+    });
+    let epoch = 0n;
+    const domain = { name: "DeltaBridge", version: "1", chainId: 1337n, verifyingContract: await bridge.getAddress() };
+    const settlementDigest = (s: object): string => TypedDataEncoder.hash(domain, SETTLEMENT_TYPES, s);
+
+    /**
+     * Lands a one-chunk epoch with the block's whole gas as limit and returns the gas it used, or
+     * null when it does not fit (out of gas reverts it, changing nothing). One execution per try:
+     * Ganache's eth_estimateGas re-executes many times and takes minutes on 30M-gas chunks.
+     */
+    async function settle(deltas: DeltaIn[]): Promise<bigint | null> {
+      const s = { epoch: epoch + 1n, chunk: 0, chunks: 1, transfersRoot: "0x" + "11".repeat(32), deltas, payouts: [] };
+      const digest = settlementDigest(s);
+      const sigs = validators.slice(0, 2).map((v) => v.signingKey.sign(digest).serialized);
+      try {
+        const receipt = await (await bridge.settle(s, sigs, { gasLimit: BLOCK_GAS_LIMIT })).wait();
+        epoch += 1n;
+        return receipt.gasUsed;
+      } catch {
+        return null;
+      }
+    }
+
+    // A whale deposit funds every seeded account through settlements.
+    const whale = await deployer.getAddress();
+    await (await (bridge.connect(deployer) as Contract).deposit({ value: 10n ** 23n })).wait();
+
+    const accounts: string[] = [];
+    // Random addresses, not wallets: no key is needed to receive a credit.
+    const fresh = (n: number) => Array.from({ length: n }, () => getAddress(hexlify(randomBytes(20))));
+    async function seed(n: number): Promise<bigint> {
+      const batch = fresh(n);
+      const deltas: DeltaIn[] = [{ account: whale, token: NATIVE_TOKEN, amount: -CREDIT * BigInt(n) }];
+      for (const a of batch) deltas.push({ account: a, token: NATIVE_TOKEN, amount: CREDIT });
+      const gas = await settle(deltas);
+      if (gas === null) throw new Error(`seeding ${n} accounts did not fit a block`);
+      accounts.push(...batch);
+      return gas;
+    }
+    const seedGas = await seed(800);
+    process.stdout.write(`seeded 800 fresh accounts: ${seedGas} gas\n`);
+
+    // Debits on the first half of `n` accounts, credits on the second: every slot already non-zero.
+    const existingChunk = (n: number): DeltaIn[] => {
+      const half = n / 2;
+      const deltas: DeltaIn[] = [];
+      for (let i = 0; i < half; i++) deltas.push({ account: accounts[i]!, token: NATIVE_TOKEN, amount: -1n });
+      for (let i = half; i < n; i++) deltas.push({ account: accounts[i]!, token: NATIVE_TOKEN, amount: 1n });
+      return deltas;
+    };
+    const g100 = await settle(existingChunk(100));
+    const g400 = await settle(existingChunk(400));
+    if (g100 === null || g400 === null) throw new Error("a 100- or 400-delta chunk failed to land");
+    const marginal = Number(g400 - g100) / 300;
+    const fixed = Number(g100) - marginal * 100;
+    let predicted = Math.floor((Number(BLOCK_GAS_LIMIT) - fixed) / marginal);
+    predicted -= predicted % 2;
+    while (accounts.length < predicted + 200) {
+      const seeded = await seed(Math.min(1000, predicted + 200 - accounts.length));
+      process.stdout.write(`seeded ${accounts.length} accounts (last chunk ${seeded} gas)\n`);
+    }
+    // Walk from the prediction to the largest even size that lands: down until one lands, then up
+    // until the next size fails.
+    let largest = predicted;
+    let landedGas = await settle(existingChunk(largest));
+    while (landedGas === null) {
+      largest -= 2;
+      landedGas = await settle(existingChunk(largest));
+    }
+    for (;;) {
+      const next = await settle(existingChunk(largest + 2));
+      if (next === null) break;
+      largest += 2;
+      landedGas = next;
+    }
+    process.stdout.write(`largest chunk that lands in ${BLOCK_GAS_LIMIT} gas: ${largest} deltas\n`);
+    const freshPerDelta = Number(seedGas) / 801;
+
+    const result = {
+      bench: "gas",
+      chain: "ganache 7.9.2 (shanghai), solc 0.8.30 paris, optimizer 200 runs",
+      blockGasLimit: Number(BLOCK_GAS_LIMIT),
+      chunk100Gas: Number(g100),
+      gasPerDelta100: Math.round(Number(g100) / 100),
+      marginalGasPerDelta: Math.round(marginal),
+      fixedGasPerChunk: Math.round(fixed),
+      largestChunkIn30M: largest,
+      largestChunkGasUsed: Number(landedGas),
+      gasPerDeltaFreshAccounts: Math.round(freshPerDelta),
+      at: new Date().toISOString(),
+    };
+    console.table({
+      "100-delta chunk, existing accounts": { gas: result.chunk100Gas, perDelta: result.gasPerDelta100 },
+      "marginal delta (100 -> 400)": { gas: result.marginalGasPerDelta, perDelta: result.marginalGasPerDelta },
+      [`largest chunk in 30M (${largest} deltas)`]: { gas: result.largestChunkGasUsed, perDelta: Math.round(Number(landedGas) / largest) },
+      "fresh accounts (801-delta seed chunk)": { gas: Number(seedGas), perDelta: result.gasPerDeltaFreshAccounts },
+    });
+    mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+    writeFileSync(new URL("./results/gas.json", import.meta.url), JSON.stringify(result, null, 2) + "\n");
+    process.stdout.write("wrote bench/results/gas.json\n");
+    provider.destroy();
+  } finally {
+    await chain.close();
+  }
+}
+
+await main();

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The one error hierarchy of delta-sidechain. Codes are public (PROTOCOL.md §2 error body):
+ * add codes, never rename them. `api/errors.ts` maps every code to an HTTP status.
+ */
+
+/** Every error code the project can produce, grouped by where it arises. */
+export const ERROR_CODES = [
+  // Input validation (protocol schemas): 400
+  "INVALID_BODY",
+  "UNKNOWN_FIELD",
+  "MISSING_FIELD",
+  "INVALID_AMOUNT",
+  "AMOUNT_ZERO",
+  "AMOUNT_TOO_LARGE",
+  "AMOUNT_NOT_STRING",
+  "INVALID_ADDRESS",
+  "BAD_CHECKSUM",
+  "ZERO_ADDRESS",
+  "SELF_TRANSFER",
+  "INVALID_SIGNATURE",
+  "HIGH_S_SIGNATURE",
+  "INVALID_V",
+  "INVALID_HASH",
+  "BATCH_SIZE",
+  // Ledger verdicts at apply time
+  "NONCE_GAP",
+  "NONCE_REUSED",
+  "INSUFFICIENT_BALANCE",
+  "DEADLINE_EXPIRED",
+  "DUPLICATE",
+  "DUPLICATE_DEPOSIT",
+  "EPOCH_OPEN",
+  "EPOCH_NOT_SEALED",
+  "WRONG_STATE",
+  // Node / API
+  "NOT_FOUND",
+  "UNAUTHORIZED",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "PAYLOAD_TOO_LARGE",
+  "NO_LEADER",
+  "INTERNAL",
+  // Configuration and start-up
+  "INVALID_CONFIG",
+  // Ledger: settlement building and snapshots (thrown, not verdicts)
+  "INVALID_CHUNK_SIZE",
+  "INVALID_SNAPSHOT",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The project's one error class: a stable code, a message a person can act on, structured details. */
+export class DeltaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { details?: Record<string, unknown>; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "DeltaError";
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+/** True when `value` is one of the public error codes. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
+}
