@@ -10,12 +10,15 @@
  * Run: npm run bench:gas
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { JsonRpcProvider, Wallet, NonceManager, getAddress, hexlify, randomBytes, TypedDataEncoder, type Contract } from "ethers";
+import { JsonRpcProvider, Wallet, NonceManager, getAddress, hexlify, randomBytes, TypedDataEncoder } from "ethers";
+import { connectAs } from "../src/chain/contracts.ts";
 import { startGanache } from "../src/devnet/ganache.ts";
 import { devnetPrivateKeys, DEVNET_ROLES } from "../src/devnet/keys.ts";
 import { deployBridge } from "../src/chain/deploy.ts";
 import { NATIVE_TOKEN } from "../src/protocol/types.ts";
-import { SETTLEMENT_TYPES } from "../test/contracts/tmpTypes.ts";
+import { TYPES } from "../src/protocol/index.ts";
+
+const SETTLEMENT_TYPES = TYPES.Settlement;
 
 const BLOCK_GAS_LIMIT = 30_000_000n;
 const CREDIT = 10n ** 12n;
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
 
     // A whale deposit funds every seeded account through settlements.
     const whale = await deployer.getAddress();
-    await (await (bridge.connect(deployer) as Contract).deposit({ value: 10n ** 23n })).wait();
+    await (await connectAs(bridge, deployer).deposit({ value: 10n ** 23n })).wait();
 
     const accounts: string[] = [];
     // Random addresses, not wallets: no key is needed to receive a credit.

@@ -5,7 +5,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Wallet, TypedDataEncoder, type Contract } from "ethers";
+import { Wallet, TypedDataEncoder } from "ethers";
+import { asErc20, withMethods, type DeltaBridgeContract } from "../../src/chain/contracts.ts";
 import {
   deployBridge,
   signSettlement,
@@ -23,7 +24,7 @@ import {
   ZERO_ROOT,
   type SettlementInput,
 } from "./fixture.ts";
-import { SETTLEMENT_TYPES } from "./tmpTypes.ts";
+import { TYPES } from "../../src/protocol/index.ts";
 
 type Fixture = Awaited<ReturnType<typeof deployBridge>>;
 
@@ -50,7 +51,7 @@ function talkSettlement(alice: string, bob: string, mike: string, epoch = 1n): S
   };
 }
 
-async function stateOf(bridge: Contract, accounts: string[], token = ETH) {
+async function stateOf(bridge: DeltaBridgeContract, accounts: string[], token = ETH) {
   const out: bigint[] = [];
   for (const a of accounts) {
     out.push(await bridge.balanceOf(token, a), await bridge.withdrawable(token, a));
@@ -122,11 +123,11 @@ describe("DeltaBridge deposits", () => {
     const [, alice] = f.signers;
     assert.ok(alice);
     const b = asSigner(f.bridge, alice);
-    await expectRevert(b.getFunction("deposit")({ value: 0n }), f.bridge, "ZeroAmount");
-    await expectRevert(b.getFunction("depositToken")(await f.token.getAddress(), 0n), f.bridge, "ZeroAmount");
-    await expectRevert(b.getFunction("depositToken")(ETH, 5n), f.bridge, "InvalidToken", [ETH]);
+    await expectRevert(b.deposit({ value: 0n }), f.bridge, "ZeroAmount");
+    await expectRevert(b.depositToken(await f.token.getAddress(), 0n), f.bridge, "ZeroAmount");
+    await expectRevert(b.depositToken(ETH, 5n), f.bridge, "InvalidToken", [ETH]);
     const eoa = randomWallet().address;
-    await expectRevert(b.getFunction("depositToken")(eoa, 5n), f.bridge, "TokenWithoutCode", [eoa]);
+    await expectRevert(b.depositToken(eoa, 5n), f.bridge, "TokenWithoutCode", [eoa]);
     assert.equal(await f.bridge.nextDepositId(), 0n);
   });
 
@@ -136,17 +137,17 @@ describe("DeltaBridge deposits", () => {
     assert.ok(alice);
     const bridgeAddr = await f.bridge.getAddress();
     await (await f.token.mint(alice.address, 1000n)).wait();
-    await (await asSigner(f.token, alice).getFunction("approve")(bridgeAddr, 1000n)).wait();
-    await (await asSigner(f.bridge, alice).getFunction("depositToken")(await f.token.getAddress(), 400n)).wait();
+    await (await asSigner(f.token, alice).approve(bridgeAddr, 1000n)).wait();
+    await (await asSigner(f.bridge, alice).depositToken(await f.token.getAddress(), 400n)).wait();
     assert.equal(await f.bridge.balanceOf(await f.token.getAddress(), alice.address), 400n);
     assert.equal(await f.token.balanceOf(bridgeAddr), 400n);
 
-    const fot = await f.ethers.deployContract("FeeOnTransferToken");
+    const fot = asErc20(await f.ethers.deployContract("FeeOnTransferToken"));
     const fotAddr = await fot.getAddress();
-    await (await fot.getFunction("mint")(alice.address, 10_000n)).wait();
-    await (await asSigner(fot, alice).getFunction("approve")(bridgeAddr, 10_000n)).wait();
-    await (await asSigner(f.bridge, alice).getFunction("depositToken")(fotAddr, 1000n)).wait();
-    assert.equal(await fot.getFunction("balanceOf")(bridgeAddr), 990n);
+    await (await fot.mint(alice.address, 10_000n)).wait();
+    await (await asSigner(fot, alice).approve(bridgeAddr, 10_000n)).wait();
+    await (await asSigner(f.bridge, alice).depositToken(fotAddr, 1000n)).wait();
+    assert.equal(await fot.balanceOf(bridgeAddr), 990n);
     assert.equal(await f.bridge.balanceOf(fotAddr, alice.address), 990n);
     const events = await f.bridge.queryFilter(f.bridge.filters.Deposited!());
     const last = events.at(-1);
@@ -217,11 +218,11 @@ describe("DeltaBridge settlement", () => {
     const [, aliceSigner] = f.signers;
     assert.ok(aliceSigner);
     const before = await f.ethers.provider.getBalance(alice);
-    const receipt = await (await asSigner(f.bridge, aliceSigner).getFunction("withdraw")(ETH)).wait();
-    const gas = receipt.gasUsed * receipt.gasPrice;
+    const receipt = await (await asSigner(f.bridge, aliceSigner).withdraw(ETH)).wait();
+    const gas = BigInt(receipt.gasUsed) * BigInt(receipt.gasPrice);
     assert.equal(await f.ethers.provider.getBalance(alice), before + 30n - gas);
     assert.equal(await f.bridge.withdrawable(ETH, alice), 0n);
-    await expectRevert(asSigner(f.bridge, aliceSigner).getFunction("withdraw")(ETH), f.bridge, "NothingToWithdraw", [alice, ETH]);
+    await expectRevert(asSigner(f.bridge, aliceSigner).withdraw(ETH), f.bridge, "NothingToWithdraw", [alice, ETH]);
   });
 
   it("settles an epoch in several chunks, each conserving, and advances lastEpoch only at the end", async () => {
@@ -398,35 +399,41 @@ describe("DeltaBridge settlement", () => {
 
     it("a bridge-side payment failure reverts the withdrawal and keeps the claim", async () => {
       const f = await deployBridge();
-      const rejecting = await f.ethers.deployContract("RejectingReceiver", [await f.bridge.getAddress()]);
+      const rejecting = withMethods(
+        await f.ethers.deployContract("RejectingReceiver", [await f.bridge.getAddress()]),
+        ["depositToBridge", "withdrawFromBridge"],
+      );
       const addr = await rejecting.getAddress();
-      await (await rejecting.getFunction("depositToBridge")({ value: 50n })).wait();
+      await (await rejecting.depositToBridge({ value: 50n })).wait();
       const s: SettlementInput = {
         epoch: 1n, chunk: 0, chunks: 1, transfersRoot: ROOT_A,
         deltas: [{ account: addr, token: ETH, amount: -50n }], payouts: [{ account: addr, token: ETH, amount: 50n }],
       };
       await (await f.bridge.settle(s, signSettlement(f.domain, s, f.validators))).wait();
-      await expectRevert(rejecting.getFunction("withdrawFromBridge")(), f.bridge, "EthTransferFailed", [addr, 50n]);
+      await expectRevert(rejecting.withdrawFromBridge(), f.bridge, "EthTransferFailed", [addr, 50n]);
       assert.equal(await f.bridge.withdrawable(ETH, addr), 50n);
     });
   });
 
   it("pays a reentrant receiver once", async () => {
     const f = await deployBridge();
-    const attacker = await f.ethers.deployContract("ReentrantReceiver", [await f.bridge.getAddress()]);
+    const attacker = withMethods(
+      await f.ethers.deployContract("ReentrantReceiver", [await f.bridge.getAddress()]),
+      ["depositToBridge", "attack", "attempts", "reentered"],
+    );
     const addr = await attacker.getAddress();
     const [, alice] = f.signers;
     assert.ok(alice);
     await depositEth(f.bridge, alice, 1000n);
-    await (await attacker.getFunction("depositToBridge")({ value: 100n })).wait();
+    await (await attacker.depositToBridge({ value: 100n })).wait();
     const s: SettlementInput = {
       epoch: 1n, chunk: 0, chunks: 1, transfersRoot: ROOT_A,
       deltas: [{ account: addr, token: ETH, amount: -100n }], payouts: [{ account: addr, token: ETH, amount: 100n }],
     };
     await (await f.bridge.settle(s, signSettlement(f.domain, s, f.validators))).wait();
-    await (await attacker.getFunction("attack")()).wait();
-    assert.equal(await attacker.getFunction("attempts")(), 1n);
-    assert.equal(await attacker.getFunction("reentered")(), false);
+    await (await attacker.attack()).wait();
+    assert.equal(await attacker.attempts(), 1n);
+    assert.equal(await attacker.reentered(), false);
     assert.equal(await f.ethers.provider.getBalance(addr), 100n);
     assert.equal(await f.ethers.provider.getBalance(await f.bridge.getAddress()), 1000n);
   });
@@ -492,8 +499,7 @@ describe("DeltaBridge rotation", () => {
   it("computes the rotation digest TypedDataEncoder computes", async () => {
     const f = await deployBridge();
     const r = { validators: makeValidators(4).map((v) => v.address), threshold: 3n, nonce: 9n };
-    const { ROTATION_TYPES } = await import("./tmpTypes.ts");
-    assert.equal(await f.bridge.rotationDigest(r.validators, r.threshold, r.nonce), TypedDataEncoder.hash(f.domain, ROTATION_TYPES, r));
+    assert.equal(await f.bridge.rotationDigest(r.validators, r.threshold, r.nonce), TypedDataEncoder.hash(f.domain, TYPES.Rotation, r));
   });
 });
 
@@ -505,8 +511,8 @@ describe("DeltaBridge escape hatch", () => {
     const [, aliceSigner, bobSigner] = f.signers;
     assert.ok(aliceSigner && bobSigner);
     await (await f.token.mint(aliceSigner.address, 50n)).wait();
-    await (await asSigner(f.token, aliceSigner).getFunction("approve")(await f.bridge.getAddress(), 50n)).wait();
-    await (await asSigner(f.bridge, aliceSigner).getFunction("depositToken")(token, 50n)).wait();
+    await (await asSigner(f.token, aliceSigner).approve(await f.bridge.getAddress(), 50n)).wait();
+    await (await asSigner(f.bridge, aliceSigner).depositToken(token, 50n)).wait();
     const s: SettlementInput = {
       ...talkSettlement(alice, bob, mike),
       deltas: [...talkSettlement(alice, bob, mike).deltas, { account: bob, token: ETH, amount: -10n }],
@@ -528,19 +534,19 @@ describe("DeltaBridge escape hatch", () => {
     await expectRevert(f.bridge.settle(s2, signSettlement(f.domain, s2, f.validators)), f.bridge, "BridgeFrozen");
     const r = { validators: f.validators.map((v) => v.address), threshold: 3n, nonce: 0n };
     await expectRevert(f.bridge.rotateValidators(r.validators, 3n, signRotation(f.domain, r, f.validators)), f.bridge, "BridgeFrozen");
-    await expectRevert(asSigner(f.bridge, aliceSigner).getFunction("deposit")({ value: 1n }), f.bridge, "BridgeFrozen");
-    await expectRevert(asSigner(f.bridge, aliceSigner).getFunction("depositToken")(token, 1n), f.bridge, "BridgeFrozen");
+    await expectRevert(asSigner(f.bridge, aliceSigner).deposit({ value: 1n }), f.bridge, "BridgeFrozen");
+    await expectRevert(asSigner(f.bridge, aliceSigner).depositToken(token, 1n), f.bridge, "BridgeFrozen");
     await expectRevert(f.bridge.freeze(), f.bridge, "BridgeFrozen");
 
     // Bob leaves with settled balance (103 - 10) plus withdrawable (10); Alice with ETH and tokens.
     const bobBefore = await f.ethers.provider.getBalance(bob);
-    const rc = await (await asSigner(f.bridge, bobSigner).getFunction("withdraw")(ETH)).wait();
-    assert.equal(await f.ethers.provider.getBalance(bob), bobBefore + 103n - rc.gasUsed * rc.gasPrice);
+    const rc = await (await asSigner(f.bridge, bobSigner).withdraw(ETH)).wait();
+    assert.equal(await f.ethers.provider.getBalance(bob), bobBefore + 103n - BigInt(rc.gasUsed) * BigInt(rc.gasPrice));
     assert.equal(await f.bridge.balanceOf(ETH, bob), 0n);
     assert.equal(await f.bridge.withdrawable(ETH, bob), 0n);
-    await (await asSigner(f.bridge, aliceSigner).getFunction("withdraw")(token)).wait();
+    await (await asSigner(f.bridge, aliceSigner).withdraw(token)).wait();
     assert.equal(await f.token.balanceOf(alice), 50n);
-    await expectRevert(asSigner(f.bridge, aliceSigner).getFunction("withdraw")(token), f.bridge, "NothingToWithdraw", [alice, token]);
+    await expectRevert(asSigner(f.bridge, aliceSigner).withdraw(token), f.bridge, "NothingToWithdraw", [alice, token]);
   });
 
   it("a landed chunk restarts the escape delay", async () => {
@@ -561,7 +567,7 @@ describe("DeltaBridge escape hatch", () => {
 describe("DeltaBridge types", () => {
   it("signs with the protocol's Settlement type (nested Delta[] and Payout[])", () => {
     assert.equal(
-      TypedDataEncoder.from(SETTLEMENT_TYPES).encodeType("Settlement"),
+      TypedDataEncoder.from(TYPES.Settlement).encodeType("Settlement"),
       "Settlement(uint64 epoch,uint32 chunk,uint32 chunks,bytes32 transfersRoot,Delta[] deltas,Payout[] payouts)" +
         "Delta(address account,address token,int256 amount)Payout(address account,address token,uint256 amount)",
     );

@@ -6,8 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { network } from "hardhat";
-import { Wallet, hexlify, randomBytes, type BaseContract, type Contract, type Signer, TypedDataEncoder } from "ethers";
-import { SETTLEMENT_TYPES, ROTATION_TYPES } from "./tmpTypes.ts";
+import { Wallet, hexlify, randomBytes, type BaseContract, type Signer, TypedDataEncoder } from "ethers";
+import { asDeltaBridge, asErc20, connectAs, type DeltaBridgeContract } from "../../src/chain/contracts.ts";
+import { TYPES } from "../../src/protocol/index.ts";
+
+const SETTLEMENT_TYPES = TYPES.Settlement;
+const ROTATION_TYPES = TYPES.Rotation;
 
 export interface DeltaInput {
   account: string;
@@ -55,9 +59,11 @@ export async function deployBridge(opts: { validators?: number; threshold?: numb
   const validators = makeValidators(opts.validators ?? 3);
   const threshold = opts.threshold ?? 2;
   const escapeDelay = opts.escapeDelay ?? 86_400n;
-  const bridge = await ethers.deployContract("DeltaBridge", [validators.map((v) => v.address), threshold, escapeDelay]);
+  const bridge = asDeltaBridge(
+    await ethers.deployContract("DeltaBridge", [validators.map((v) => v.address), threshold, escapeDelay]),
+  );
   await bridge.waitForDeployment();
-  const token = await ethers.deployContract("TestToken", ["Test Token", "TST"]);
+  const token = asErc20(await ethers.deployContract("TestToken", ["Test Token", "TST"]));
   await token.waitForDeployment();
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const domain = { name: "DeltaBridge", version: "1", chainId, verifyingContract: await bridge.getAddress() };
@@ -146,11 +152,11 @@ function findRevertData(error: unknown): string | undefined {
 }
 
 /** Deposits `amount` ETH from `signer`. */
-export async function depositEth(bridge: Contract, signer: Signer, amount: bigint): Promise<void> {
-  await (await asSigner(bridge, signer).getFunction("deposit")({ value: amount })).wait();
+export async function depositEth(bridge: DeltaBridgeContract, signer: Signer, amount: bigint): Promise<void> {
+  await (await asSigner(bridge, signer).deposit({ value: amount })).wait();
 }
 
-/** `contract` connected to `signer`; connect() keeps the ABI, so the Contract type still holds. */
-export function asSigner(contract: Contract, signer: Signer): Contract {
-  return contract.connect(signer) as Contract;
+/** `contract` connected to `signer`; connect() keeps the ABI, so the typed shape still holds. */
+export function asSigner<T extends BaseContract>(contract: T, signer: Signer): T {
+  return connectAs(contract, signer);
 }
