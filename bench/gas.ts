@@ -11,10 +11,10 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { JsonRpcProvider, Wallet, NonceManager, getAddress, hexlify, randomBytes, TypedDataEncoder } from "ethers";
-import { connectAs } from "../src/chain/contracts.ts";
+import { connectAs } from "../src/chain/index.ts";
 import { startGanache } from "../src/devnet/ganache.ts";
 import { devnetPrivateKeys, DEVNET_ROLES } from "../src/devnet/keys.ts";
-import { deployBridge } from "../src/chain/deploy.ts";
+import { deployBridge } from "../src/chain/index.ts";
 import { NATIVE_TOKEN } from "../src/protocol/types.ts";
 import { TYPES } from "../src/protocol/index.ts";
 

@@ -45,6 +45,8 @@ export const ERROR_CODES = [
   // Ledger: settlement building and snapshots (thrown, not verdicts)
   "INVALID_CHUNK_SIZE",
   "INVALID_SNAPSHOT",
+  // Storage: a record on disk failed its checksum and cannot be dropped safely
+  "STORAGE_CORRUPT",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

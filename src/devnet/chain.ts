@@ -5,8 +5,7 @@
  * tests both use it; only the port differs.
  */
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
-import { deployBridge, deployTestToken } from "../chain/deploy.ts";
-import type { DeltaBridgeContract, Erc20Contract } from "../chain/contracts.ts";
+import { deployBridge, deployTestToken, type DeltaBridgeContract, type Erc20Contract } from "../chain/index.ts";
 import { startGanache, type RunningGanache } from "./ganache.ts";
 import { DEVNET_ACCOUNTS, DEVNET_CHAIN_ID, DEVNET_ROLES, devnetPrivateKeys } from "./keys.ts";
 

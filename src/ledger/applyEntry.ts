@@ -57,6 +57,7 @@ export const LEDGER_REJECT_CODES = [
   "DUPLICATE",
   "INSUFFICIENT_BALANCE",
   "DUPLICATE_DEPOSIT",
+  "AMOUNT_TOO_LARGE",
   "EPOCH_NOT_SEALED",
   "WRONG_STATE",
 ] as const satisfies readonly ErrorCode[];
@@ -373,6 +374,17 @@ function isDepositCredited(state: LedgerState, id: bigint): boolean {
   return id < state.deposits.nextId || state.deposits.above.has(id);
 }
 
+/**
+ * The most the ledger credits of one token over its lifetime: 2^192 - 1 (about 6e57; no real token
+ * comes near). Why a bound: every settlement figure is then far inside the bridge's int256/uint256
+ * ranges, so every sealed epoch can always settle. An epoch delta is end - start - deposits of one
+ * holding, at most 3 x (total deposits) in magnitude; a payout at most total deposits; a chunk's
+ * running per-token sum at most 2^32 items x that, which is below 2^227 < 2^255. Without it, a
+ * delta above int256 would make the epoch, and every later one, impossible to settle. A deposit
+ * refused here stays in the bridge's settled balance on-chain, so the escape hatch still returns it.
+ */
+export const MAX_TOKEN_DEPOSITS = (1n << 192n) - 1n;
+
 function applyDeposit(state: LedgerState, entry: DepositEntry): DepositResult {
   const { depositId, amount } = entry;
   // As for blocks: a value that breaks the type is a bug upstream, refused before any change.
@@ -396,6 +408,12 @@ function applyDeposit(state: LedgerState, entry: DepositEntry): DepositResult {
   if (amount <= 0n) return { ...head, ...reject(amount === 0n ? "AMOUNT_ZERO" : "INVALID_AMOUNT", "amount must be greater than 0") };
   if (isDepositCredited(state, depositId)) {
     return { ...head, ...reject("DUPLICATE_DEPOSIT", `deposit ${depositId} is already credited`) };
+  }
+  if ((totals?.deposited ?? 0n) + amount > MAX_TOKEN_DEPOSITS) {
+    return {
+      ...head,
+      ...reject("AMOUNT_TOO_LARGE", `deposits of token ${tokenKey} would exceed 2^192-1 in all, the most the ledger can settle`),
+    };
   }
 
   // Deposits are on-chain already: they raise the balance but are no part of the epoch's deltas.

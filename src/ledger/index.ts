@@ -67,6 +67,8 @@ export { getMessageProof } from "./queries.ts";
 /** What a settlement is built from: a sealed epoch's summary. */
 export type { SettlementSource } from "./buildSettlementChunks.ts";
 /** Conserving chunks of at most N items; throws INVALID_CHUNK_SIZE (N < 2), EPOCH_OPEN, AMOUNT_TOO_LARGE. */
+/** Lifetime cap on one token's credited deposits (2^192-1): beyond it a deposit credit is refused AMOUNT_TOO_LARGE. */
+export { MAX_TOKEN_DEPOSITS } from "./applyEntry.ts";
 export { buildSettlementChunks } from "./buildSettlementChunks.ts";
 
 /** Snapshot types: the whole state, JSON-safe and canonical. */

@@ -6,7 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Wallet, TypedDataEncoder } from "ethers";
-import { asErc20, withMethods, type DeltaBridgeContract } from "../../src/chain/contracts.ts";
+import { asErc20, withMethods, type DeltaBridgeContract } from "../../src/chain/index.ts";
 import {
   deployBridge,
   signSettlement,
@@ -24,7 +24,7 @@ import {
   ZERO_ROOT,
   type SettlementInput,
 } from "./fixture.ts";
-import { TYPES } from "../../src/protocol/index.ts";
+import { hashRotation, hashSettlement, TYPES, type Address, type Rotation, type Settlement } from "../../src/protocol/index.ts";
 
 type Fixture = Awaited<ReturnType<typeof deployBridge>>;
 
@@ -184,7 +184,7 @@ describe("DeltaBridge settlement", () => {
     assert.deepEqual([e.args[0], e.args[1], e.args[2], e.args[3], e.args[4]], [1n, 0n, 1n, 3n, 0n]);
   });
 
-  it("computes the same digest on-chain as TypedDataEncoder for 0, 1 and many items", async () => {
+  it("computes the same digest on-chain as src/protocol's hashSettlement (and ethers) for 0, 1 and many items", async () => {
     const f = await deployBridge();
     const accounts = makeValidators(12).map((w) => w.address);
     const cases: SettlementInput[] = [
@@ -199,8 +199,14 @@ describe("DeltaBridge settlement", () => {
         payouts: accounts.slice(0, 5).map((a, i) => ({ account: a, token: ETH, amount: 2n ** 255n - 1n - BigInt(i) })),
       },
     ];
+    const domain = { ...f.domain, name: "DeltaBridge", version: "1", verifyingContract: f.domain.verifyingContract as Address } as const;
+    // Payouts with 1 item and with many, deltas with 0, 1 and many, across the cases.
+    cases.push({ ...cases[0]!, payouts: [{ account: accounts[3]!, token: ETH, amount: 1n }] });
     for (const s of cases) {
-      assert.equal(await f.bridge.settlementDigest(s), settlementDigest(f.domain, s));
+      const onChain = await f.bridge.settlementDigest(s);
+      // The fixture's inputs are plain strings; src/protocol's types want 0x-template strings.
+      assert.equal(onChain, hashSettlement(domain, s as Settlement));
+      assert.equal(onChain, settlementDigest(f.domain, s));
     }
   });
 
@@ -499,7 +505,11 @@ describe("DeltaBridge rotation", () => {
   it("computes the rotation digest TypedDataEncoder computes", async () => {
     const f = await deployBridge();
     const r = { validators: makeValidators(4).map((v) => v.address), threshold: 3n, nonce: 9n };
-    assert.equal(await f.bridge.rotationDigest(r.validators, r.threshold, r.nonce), TypedDataEncoder.hash(f.domain, TYPES.Rotation, r));
+    const onChain = await f.bridge.rotationDigest(r.validators, r.threshold, r.nonce);
+    assert.equal(onChain, TypedDataEncoder.hash(f.domain, TYPES.Rotation, r));
+    const domain = { ...f.domain, name: "DeltaBridge", version: "1", verifyingContract: f.domain.verifyingContract as Address } as const;
+    // Checksummed wallet addresses are 0x strings, which is what Rotation's Address type names.
+    assert.equal(onChain, hashRotation(domain, r as Rotation));
   });
 });
 

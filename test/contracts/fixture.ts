@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { network } from "hardhat";
 import { Wallet, hexlify, randomBytes, type BaseContract, type Signer, TypedDataEncoder } from "ethers";
-import { asDeltaBridge, asErc20, connectAs, type DeltaBridgeContract } from "../../src/chain/contracts.ts";
+import { asDeltaBridge, asErc20, connectAs, type DeltaBridgeContract } from "../../src/chain/index.ts";
 import { TYPES } from "../../src/protocol/index.ts";
 
 const SETTLEMENT_TYPES = TYPES.Settlement;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Wallet } from "ethers";
 import { startDevnetChain, type DevnetChain } from "../../src/devnet/chain.ts";
-import { connectAs } from "../../src/chain/contracts.ts";
+import { connectAs } from "../../src/chain/index.ts";
 import { hashSettlement, NATIVE_TOKEN, type Address, type BridgeDomain, type Settlement } from "../../src/protocol/index.ts";
 import { expectRevert } from "../contracts/fixture.ts";
 

@@ -7,7 +7,9 @@ import { DeltaError } from "../../../src/errors.ts";
 import {
   applyEntry,
   createLedger,
+  buildSettlementChunks,
   EMPTY_TRANSFERS_ROOT,
+  MAX_TOKEN_DEPOSITS,
   getAccount,
   getEpochHeads,
   getEpochSummary,
@@ -89,6 +91,28 @@ describe("applyEntry", () => {
       assert.equal(applyEntry(ledger, deposit(1n, MIKE, 7n)).status, "rejected");
       assert.equal(stateHash(ledger), before);
       assert.equal(balanceOf(ledger, ALICE), 100n);
+    });
+
+    it("refuses a deposit credit beyond the token's lifetime cap and changes nothing; up to the cap settles", () => {
+      const fresh = createLedger({ feeRecipient: FEES });
+      const big = MAX_TOKEN_DEPOSITS - 100n;
+      assert.equal(applyEntry(fresh, deposit(0n, ALICE, big)).status, "credited");
+      const before = stateHash(fresh);
+      const r = applyEntry(fresh, deposit(1n, BOB, 101n));
+      assert.ok(r.status === "rejected" && r.code === "AMOUNT_TOO_LARGE");
+      assert.equal(stateHash(fresh), before);
+      assert.equal(applyEntry(fresh, deposit(1n, BOB, 100n)).status, "credited");
+      // The largest possible movement still settles: chunks build and every figure fits int256.
+      assert.equal(only(applyEntry(fresh, block([transfer(ALICE, BOB, big, 0n)])).results).status, "committed");
+      applyEntry(fresh, { type: "seal", epoch: 1n });
+      const summary = getEpochSummary(fresh, 1n);
+      assert.ok(summary !== undefined);
+      const chunks = buildSettlementChunks(summary, 10);
+      const deltas = chunks.flatMap((c) => c.deltas);
+      assert.deepEqual(
+        deltas.map((d) => d.amount).sort((a, b) => (a < b ? -1 : 1)),
+        [-big, big],
+      );
     });
 
     it("refuses malformed fields with their codes and changes nothing", () => {

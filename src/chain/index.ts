@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/** chain/: ethers 6 against the settlement chain. Other folders import this file only. */
+
+/** Loads a compiled contract artifact; throws INVALID_CONFIG when `npx hardhat build` has not run. */
+export { loadArtifact, type ContractName } from "./artifacts.ts";
+/** Deploys DeltaBridge / the devnet's test ERC-20 from the compiled artifacts; the bridge's ABI. */
+export { deployBridge, deployTestToken, bridgeAbi, type BridgeParams } from "./deploy.ts";
+/** Typed contract shapes, checked against the ABI (INVALID_CONFIG when a function is missing). */
+export {
+  asDeltaBridge,
+  asErc20,
+  connectAs,
+  withMethods,
+  type DeltaBridgeContract,
+  type DeltaBridgeMethod,
+  type Erc20Contract,
+  type Erc20Method,
+} from "./contracts.ts";
