@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   "INVALID_SNAPSHOT",
   // Storage: a record on disk failed its checksum and cannot be dropped safely
   "STORAGE_CORRUPT",
+  // Consensus: a cluster size without a safe majority (3 or 5 only)
+  "INVALID_CLUSTER_SIZE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
