@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The replicated log of one node: the thin stateful driver around the pure core (logCore.ts).
+ *
+ * - Mokka elects the leader. Its packets travel over our authenticated TcpTransport; every packet
+ *   is shape-checked and bound to the transport-authenticated sender's Mokka key before Mokka sees
+ *   it (Mokka crashes on malformed input and trusts any claimed key, MOKKA.md §3, §6).
+ * - Log replication rides custom Mokka packets (type 100) sent through `messageApi.message`; our
+ *   data on Mokka's heartbeats (resMiddleware, type 10) and vote requests (type 11) carries the
+ *   commit backstop and the candidate's log position; `customVoteRule` asks the core.
+ * - Every core step runs alone, in order (a promise chain). For each Ready the driver persists
+ *   (durable on return), then sends, then hands committed entries to `onCommit`: the core's
+ *   contract, see logCore.ts.
+ * A failed write to disk stops the node (it must restart from its disk); nothing is sent after it.
+ */
+import { EventEmitter } from "node:events";
+import { Mokka } from "mokka";
+import secp256k1 from "secp256k1";
+import { DeltaError } from "../errors.ts";
+import { SqliteLogStore, type LogEntry, type Snapshot } from "../storage/index.ts";
+import type { NodeIdentity } from "./identity.ts";
+import {
+  createLogCore,
+  heartbeatData,
+  lastIndex,
+  leaderStatus,
+  restoreLogCore,
+  step,
+  voteRequestData,
+  type LogCore,
+  type LogInput,
+  type MokkaRole,
+  type ProposalOutcome,
+  type Ready,
+} from "./logCore.ts";
+import { tryParseVoteRequest } from "./messages.ts";
+import { TcpTransport, type TransportStats } from "./tcpTransport.ts";
+import { decodeMessage, encodeMessage, LOG_PACKET_TYPE } from "./wire.ts";
+
+/** A cluster member: transport identity, where it listens, and its Mokka public key. */
+export interface LogMember {
+  /** Transport identity public key (64 hex digits, see identity.ts). */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  /** Compressed secp256k1 public key, 66 hex digits (Mokka's node key; protects nothing else). */
+  readonly mokkaPublicKey: string;
+}
+
+/** Timing settings; docs/consensus.md "Timing settings" gives the reasons. */
+export interface LogTiming {
+  /** One core tick. */
+  readonly tickMs: number;
+  /** Mokka's heartbeat. */
+  readonly heartbeatMs: number;
+  /** Mokka's election timeout, and the core's check-quorum window. */
+  readonly electionTimeoutMs: number;
+  /** Mokka's proof lifetime: long, so leadership does not rotate by itself. */
+  readonly proofExpirationMs: number;
+}
+
+export const DEFAULT_TIMING: LogTiming = Object.freeze({
+  tickMs: 10,
+  heartbeatMs: 150,
+  electionTimeoutMs: 1_000,
+  proofExpirationMs: 24 * 3_600_000,
+});
+
+/** The pino-style subset the log uses. */
+export interface ConsensusLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface ReplicatedLogOptions {
+  readonly identity: NodeIdentity;
+  /** Mokka's private key, 64 hex digits; its public key must be this node's `mokkaPublicKey`. */
+  readonly mokkaPrivateKey: string;
+  /** Every member, this node included; 3 or 5. */
+  readonly members: readonly LogMember[];
+  /** Bound into every transport handshake. */
+  readonly clusterId: string;
+  /** The SQLite file of this node's log. */
+  readonly storePath: string;
+  readonly timing?: Partial<LogTiming>;
+  readonly logger?: ConsensusLogger;
+  /** Entries per append message (default 2,048). */
+  readonly maxBatchEntries?: number;
+  /** Called once per committed entry, in index order (entries with empty data are term markers). */
+  readonly onCommit: (entry: LogEntry) => void;
+  /** Called when a snapshot from the leader replaces the application state. */
+  readonly onSnapshot?: (snapshot: Snapshot) => void;
+}
+
+/** What a node knows about the cluster now. */
+export interface LogStatus {
+  readonly id: string;
+  readonly role: MokkaRole;
+  readonly term: number;
+  /** Transport id of the leader Mokka names, or null. */
+  readonly leader: string | null;
+  /** This node leads an established term with a live quorum. */
+  readonly canPropose: boolean;
+  readonly commitIndex: number;
+  readonly lastIndex: number;
+}
+
+const MOKKA_STATE: Record<number, MokkaRole> = { 1: "leader", 2: "candidate", 3: "follower" };
+const MOKKA_ACK = 10;
+const MOKKA_VOTE = 11;
+const MOKKA_VOTED = 12;
+const ADDRESS_PREFIX = "delta:";
+const NOOP = (): void => {};
+
+/** Compressed secp256k1 public key (hex) of a Mokka private key (hex). */
+export function mokkaPublicKeyOf(privateKeyHex: string): string {
+  if (!/^[0-9a-f]{64}$/.test(privateKeyHex)) throw new DeltaError("INVALID_CONFIG", "the Mokka private key must be 64 lowercase hex digits");
+  const key = Buffer.from(privateKeyHex, "hex");
+  if (!secp256k1.privateKeyVerify(key)) throw new DeltaError("INVALID_CONFIG", "the Mokka private key is not a valid secp256k1 key");
+  return Buffer.from(secp256k1.publicKeyCreate(key, true)).toString("hex");
+}
+
+/** Mokka with its `write` sending over our transport. */
+class MokkaOverTransport extends Mokka {
+  sendTo: (peerId: string, payload: Uint8Array) => void = NOOP;
+
+  override write(address: string, packet: Buffer): void {
+    // Addresses are "delta:<transport id>" (see members); anything else is a bug, dropped.
+    if (address.startsWith(ADDRESS_PREFIX)) this.sendTo(address.slice(ADDRESS_PREFIX.length), packet);
+  }
+}
+
+interface MokkaPacket {
+  readonly state: number;
+  readonly type: number;
+  readonly term: number;
+  readonly publicKey: string;
+  readonly data: unknown;
+  readonly proof: string | null;
+}
+
+function isSmallInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Shape check of an untrusted Mokka packet, so Mokka's code never sees one it would crash on. */
+function asMokkaPacket(value: unknown): MokkaPacket | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const p = value as Record<string, unknown>; // a JSON.parse result: plain own properties
+  if (!isSmallInt(p["state"]) || !isSmallInt(p["type"]) || !isSmallInt(p["term"])) return undefined;
+  if (typeof p["publicKey"] !== "string" || !(p["proof"] === null || p["proof"] === undefined || typeof p["proof"] === "string")) return undefined;
+  const data = p["data"];
+  if (p["type"] === MOKKA_VOTE) {
+    // Mokka's vote handler dereferences data.nonce; our customVoteRule reads lastIndex/lastTerm.
+    if (typeof data !== "object" || data === null) return undefined;
+    const d = data as Record<string, unknown>;
+    if (!isSmallInt(d["nonce"]) || !isSmallInt(d["lastIndex"]) || !isSmallInt(d["lastTerm"])) return undefined;
+  } else if (p["type"] === MOKKA_VOTED) {
+    if (data !== null && (typeof data !== "object" || typeof (data as Record<string, unknown>)["signature"] !== "string")) return undefined;
+  } else if (p["type"] === MOKKA_ACK) {
+    if (typeof p["proof"] === "string" && p["proof"].split(":").length !== 3) return undefined;
+  }
+  return { state: p["state"], type: p["type"], term: p["term"], publicKey: p["publicKey"], data, proof: (p["proof"] as string | null | undefined) ?? null };
+}
+
+/** One node's replicated log. `open()` starts it; `stop()` ends everything it began. */
+export class ReplicatedLog extends EventEmitter {
+  readonly #options: ReplicatedLogOptions;
+  readonly #timing: LogTiming;
+  readonly #log: ConsensusLogger;
+  readonly #store: SqliteLogStore;
+  readonly #transport: TcpTransport;
+  readonly #mokka: MokkaOverTransport;
+  readonly #core: LogCore;
+  readonly #idByMokkaKey = new Map<string, string>();
+  readonly #mokkaKeyById = new Map<string, string>();
+  readonly #commitWaiters = new Map<number, (() => void)[]>();
+  #chain: Promise<unknown> = Promise.resolve();
+  #tickQueued = false;
+  #ticker: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #failed: Error | undefined;
+  #committed = 0;
+  readonly #dropped: Record<string, number> = { badJson: 0, badPacket: 0, wrongMokkaKey: 0, badLogMessage: 0, mokkaError: 0 };
+
+  private constructor(options: ReplicatedLogOptions, timing: LogTiming, store: SqliteLogStore, transport: TcpTransport, core: LogCore) {
+    super();
+    this.#options = options;
+    this.#timing = timing;
+    this.#log = options.logger ?? { info: NOOP, warn: NOOP, error: NOOP, debug: NOOP };
+    this.#store = store;
+    this.#transport = transport;
+    this.#core = core;
+    for (const m of options.members) {
+      this.#idByMokkaKey.set(m.mokkaPublicKey, m.id);
+      this.#mokkaKeyById.set(m.id, m.mokkaPublicKey);
+    }
+    const self = ReplicatedLog.#self(options);
+    const silent = { error: NOOP, info: NOOP, trace: NOOP };
+    this.#mokka = new MokkaOverTransport({
+      address: `${ADDRESS_PREFIX}${self.id}/${self.mokkaPublicKey}`,
+      privateKey: options.mokkaPrivateKey,
+      heartbeat: timing.heartbeatMs,
+      electionTimeout: timing.electionTimeoutMs,
+      proofExpiration: timing.proofExpirationMs,
+      crashModel: "CFT",
+      logger: silent,
+      customVoteRule: (packet) => this.#judgeVote(packet as unknown as MokkaPacket),
+      resMiddleware: async (packet) => this.#decorate(packet as unknown as MokkaPacket) as unknown as typeof packet,
+    });
+  }
+
+  static #self(options: ReplicatedLogOptions): LogMember {
+    const self = options.members.find((m) => m.id === options.identity.id);
+    if (self === undefined) throw new DeltaError("INVALID_CONFIG", "this node's identity is not among the members");
+    return self;
+  }
+
+  /** Opens the store, rebuilds the core from it, starts the transport and Mokka. */
+  static async open(options: ReplicatedLogOptions): Promise<ReplicatedLog> {
+    const timing: LogTiming = { ...DEFAULT_TIMING, ...options.timing };
+    const self = ReplicatedLog.#self(options);
+    if (mokkaPublicKeyOf(options.mokkaPrivateKey) !== self.mokkaPublicKey) {
+      throw new DeltaError("INVALID_CONFIG", "the Mokka private key does not match this node's mokkaPublicKey");
+    }
+    const coreConfig = {
+      self: self.id,
+      members: options.members.map((m) => m.id),
+      electionTimeoutTicks: Math.max(2, Math.round(timing.electionTimeoutMs / timing.tickMs)),
+      heartbeatTicks: Math.max(1, Math.round(timing.heartbeatMs / timing.tickMs)),
+      maxInflight: 16,
+      maxBatchEntries: options.maxBatchEntries ?? 2_048,
+      termStartEntry: true,
+    };
+    // Validates the member count (3 or 5) before anything opens.
+    createLogCore(coreConfig);
+    const { store, report } = await SqliteLogStore.open(options.storePath);
+    let transport: TcpTransport | undefined;
+    try {
+      const hardState = store.hardState();
+      const snapshot = store.snapshot();
+      const first = store.firstIndex();
+      const last = store.lastIndex();
+      const entries = last >= first ? store.entries(first, last, Number.MAX_SAFE_INTEGER) : [];
+      const core = restoreLogCore(coreConfig, { hardState, leaderOfCurrentTerm: store.leaderOfTerm(hardState.term), snapshot, entries });
+      transport = await TcpTransport.start({
+        identity: options.identity,
+        clusterId: options.clusterId,
+        members: options.members.map((m) => ({ id: m.id, host: m.host, port: m.port })),
+        host: self.host,
+        port: self.port,
+      });
+      const log = new ReplicatedLog(options, timing, store, transport, core);
+      log.#log.info({ entries: report.entries, droppedTail: report.droppedTail, lastIndex: last, term: hardState.term }, "replicated log opened");
+      if (report.droppedTail > 0) log.#log.warn({ droppedTail: report.droppedTail }, "dropped a torn or corrupt tail of the log");
+      log.#start();
+      return log;
+    } catch (error) {
+      await transport?.stop();
+      await store.close();
+      throw error;
+    }
+  }
+
+  #start(): void {
+    this.#mokka.sendTo = (peerId, payload) => this.#transport.send(peerId, payload);
+    this.#transport.onMessage((from, payload) => this.#receive(from, payload));
+    for (const m of this.#options.members) {
+      if (m.id !== this.#options.identity.id) this.#mokka.nodeApi.join(`${ADDRESS_PREFIX}${m.id}/${m.mokkaPublicKey}`);
+    }
+    this.#mokka.on("state", () => this.#leadershipChanged());
+    this.#ticker = setInterval(() => {
+      if (this.#tickQueued) return;
+      this.#tickQueued = true;
+      void this.#enqueue({ kind: "tick" }).finally(() => {
+        this.#tickQueued = false;
+      });
+    }, this.#timing.tickMs);
+    this.#mokka.connect();
+  }
+
+  /** Appends `data` (one entry each) if this node leads; resolves once durable locally (not yet committed). */
+  async propose(data: readonly Uint8Array[]): Promise<ProposalOutcome> {
+    const ready = await this.#enqueue({ kind: "propose", data });
+    return ready?.proposal ?? { accepted: false, reason: "not-leader" };
+  }
+
+  /** Resolves when `index` is committed and applied here; rejects after `timeoutMs`. */
+  waitForCommit(index: number, timeoutMs = 10_000): Promise<void> {
+    if (index <= this.#committed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new DeltaError("NO_LEADER", `index ${index} not committed within ${timeoutMs} ms`)), timeoutMs);
+      const list = this.#commitWaiters.get(index) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#commitWaiters.set(index, list);
+    });
+  }
+
+  /** Saves `snapshot` (application state up to `meta.index`, already applied) and compacts the log. */
+  async compact(snapshot: Snapshot): Promise<void> {
+    await this.#enqueueTask(async () => {
+      await this.#store.saveSnapshot(snapshot);
+      return step(this.#core, { kind: "snapshotTaken", snapshot });
+    });
+  }
+
+  /** The entry at `index` if still in the log (not compacted). */
+  entry(index: number): LogEntry | undefined {
+    return this.#store.entry(index);
+  }
+
+  status(): LogStatus {
+    const role = MOKKA_STATE[this.#mokka.state] ?? "follower";
+    const leaderKey = this.#mokka.leaderPublicKey;
+    const lead = leaderStatus(this.#core);
+    return {
+      id: this.#options.identity.id,
+      role,
+      term: this.#mokka.term,
+      leader: (leaderKey && this.#idByMokkaKey.get(leaderKey)) || null,
+      canPropose: lead.leading && lead.canPropose,
+      commitIndex: this.#committed,
+      lastIndex: lastIndex(this.#core),
+    };
+  }
+
+  /** Transport counters plus packets dropped here before Mokka or the core saw them. */
+  stats(): { transport: TransportStats; dropped: Readonly<Record<string, number>> } {
+    return { transport: this.#transport.stats(), dropped: { ...this.#dropped } };
+  }
+
+  /** Stops Mokka, the ticker and the transport, waits for the step in progress, closes the store. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    this.#mokka.sendTo = NOOP;
+    // Mokka's disconnect() awaits a sleep of the wrong sign (MOKKA.md §2); do not wait on it.
+    void this.#mokka.disconnect().catch(NOOP);
+    this.#mokka.removeAllListeners();
+    await this.#transport.stop();
+    await this.#chain.catch(NOOP);
+    await this.#store.close();
+  }
+
+  // ---- steps ----
+
+  #enqueue(input: LogInput): Promise<Ready | undefined> {
+    return this.#enqueueTask(async () => step(this.#core, input));
+  }
+
+  /** Runs `task` (a core step) after every earlier one, then processes its Ready. */
+  #enqueueTask(task: () => Promise<Ready>): Promise<Ready | undefined> {
+    const run = this.#chain.then(async () => {
+      if (this.#stopped || this.#failed !== undefined) return undefined;
+      const ready = await task();
+      await this.#process(ready);
+      return ready;
+    });
+    this.#chain = run.catch((error: unknown) => this.#fail(error));
+    return run.catch(() => undefined);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = error instanceof Error ? error : new Error(String(error));
+    this.#log.error({ code: error instanceof DeltaError ? error.code : "INTERNAL", reason: this.#failed.message }, "replicated log failed; stopping");
+    this.emit("failed", this.#failed);
+    void this.stop();
+  }
+
+  async #process(ready: Ready): Promise<void> {
+    // 1. Persist (each call is durable on return).
+    if (ready.hardState !== undefined) await this.#store.saveHardState(ready.hardState);
+    if (ready.leaderOfTerm !== undefined) {
+      const ok = await this.#store.recordLeaderOfTerm(ready.leaderOfTerm.term, ready.leaderOfTerm.leader);
+      if (!ok) throw new DeltaError("INTERNAL", `leader of term ${ready.leaderOfTerm.term} already recorded differently on disk`);
+    }
+    if (ready.truncateFrom !== undefined) await this.#store.truncateFrom(ready.truncateFrom);
+    if (ready.snapshotToInstall !== undefined) await this.#store.saveSnapshot(ready.snapshotToInstall);
+    if (ready.entriesToAppend.length > 0) await this.#store.append(ready.entriesToAppend);
+    // 2. Send.
+    for (const { to, message } of ready.messages) {
+      const key = this.#mokkaKeyById.get(to);
+      if (key === undefined) continue;
+      const packet = this.#mokka.messageApi.packet(LOG_PACKET_TYPE, encodeMessage(message));
+      this.#mokka.messageApi.message(packet, key).catch(NOOP);
+    }
+    // 3. Apply.
+    if (ready.snapshotToInstall !== undefined) {
+      this.#committed = ready.snapshotToInstall.meta.index;
+      this.#options.onSnapshot?.(ready.snapshotToInstall);
+    }
+    for (const entry of ready.committed) {
+      this.#committed = entry.index;
+      this.#options.onCommit(entry);
+    }
+    if (ready.committed.length > 0 || ready.snapshotToInstall !== undefined) this.#wakeCommitWaiters();
+    if (ready.leader !== undefined) {
+      this.#log.info({ leading: ready.leader.leading, term: ready.leader.term, canPropose: ready.leader.canPropose }, "leadership changed");
+      this.emit("leader", ready.leader);
+    }
+    for (const anomaly of ready.anomalies) this.#log.warn({ anomaly }, "refused consensus input");
+  }
+
+  #wakeCommitWaiters(): void {
+    for (const [index, list] of this.#commitWaiters) {
+      if (index > this.#committed) continue;
+      this.#commitWaiters.delete(index);
+      for (const wake of list) wake();
+    }
+  }
+
+  #leadershipChanged(): void {
+    const role = MOKKA_STATE[this.#mokka.state] ?? "follower";
+    const key = this.#mokka.leaderPublicKey;
+    const leader = (key && this.#idByMokkaKey.get(key)) || null;
+    void this.#enqueue({ kind: "leadership", role, term: this.#mokka.term, leader });
+  }
+
+  // ---- Mokka hooks ----
+
+  /** customVoteRule: the core decides (one vote per term, up-to-date log), persisted before the answer. */
+  async #judgeVote(packet: MokkaPacket): Promise<boolean> {
+    const candidate = this.#idByMokkaKey.get(packet.publicKey);
+    const data = packet.data as Record<string, unknown> | null; // shape checked in #receive
+    const parsed = tryParseVoteRequest({ term: packet.term, candidate, lastIndex: data?.["lastIndex"], lastTerm: data?.["lastTerm"] });
+    if (!parsed.ok) return false;
+    const ready = await this.#enqueue({ kind: "voteRequest", request: parsed.value });
+    const verdict = ready?.voteVerdicts.find((v) => v.term === parsed.value.term && v.candidate === parsed.value.candidate);
+    return verdict?.granted === true;
+  }
+
+  /** resMiddleware: our data on Mokka's outgoing vote requests and heartbeats. */
+  #decorate(packet: MokkaPacket): MokkaPacket {
+    if (packet.type === MOKKA_VOTE) {
+      const base = typeof packet.data === "object" && packet.data !== null ? packet.data : {};
+      return { ...packet, data: { ...base, ...voteRequestData(this.#core) } };
+    }
+    if (packet.type === MOKKA_ACK && this.#mokka.state === 1) {
+      const hb = heartbeatData(this.#core);
+      return hb === undefined ? packet : { ...packet, data: encodeMessage(hb) };
+    }
+    return packet;
+  }
+
+  /** Every authenticated payload from a peer: checked, bound to the peer's Mokka key, then dispatched. */
+  #receive(from: string, payload: Uint8Array): void {
+    if (this.#stopped) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString("utf8"));
+    } catch {
+      this.#dropped["badJson"]!++;
+      return;
+    }
+    const packet = asMokkaPacket(value);
+    if (packet === undefined) {
+      this.#dropped["badPacket"]!++;
+      return;
+    }
+    // The transport authenticated `from`; a packet claiming another member's Mokka key is forged.
+    if (this.#mokkaKeyById.get(from) !== packet.publicKey) {
+      this.#dropped["wrongMokkaKey"]!++;
+      return;
+    }
+    if (packet.type === LOG_PACKET_TYPE || (packet.type === MOKKA_ACK && packet.data !== null && packet.data !== undefined)) {
+      const message = decodeMessage(packet.data);
+      if (message.ok) void this.#enqueue({ kind: "message", from, message: message.value });
+      else this.#dropped["badLogMessage"]!++;
+      if (packet.type === LOG_PACKET_TYPE) return;
+    }
+    this.#mokka.emitPacket(Buffer.from(payload)).catch(() => {
+      this.#dropped["mokkaError"]!++;
+    });
+  }
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Consensus messages as JSON-safe values, for the `data` of our custom Mokka packets (Mokka
+ * serialises packets as JSON). Byte fields (entry data, snapshot data) travel as base64 strings.
+ * `decodeMessage` never throws: it returns the shape check's verdict (tryParseMessage).
+ */
+import type { LogEntry } from "../storage/index.ts";
+import { tryParseMessage, type ConsensusMessage, type ParseResult } from "./messages.ts";
+
+/** Mokka packet type of our log-replication messages (Mokka's own are 10-12; it ignores others). */
+export const LOG_PACKET_TYPE = 100;
+
+function entryToWire(e: LogEntry): Record<string, unknown> {
+  return { index: e.index, term: e.term, leader: e.leader, prevHash: e.prevHash, data: Buffer.from(e.data).toString("base64"), hash: e.hash };
+}
+
+/** `message` as a JSON-safe object. */
+export function encodeMessage(message: ConsensusMessage): Record<string, unknown> {
+  switch (message.type) {
+    case "append":
+      return { ...message, entries: message.entries.map(entryToWire) };
+    case "snapshot":
+      return { ...message, data: Buffer.from(message.data).toString("base64") };
+    default:
+      return { ...message };
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function bytesFromWire(value: unknown): unknown {
+  if (typeof value !== "string" || value.length % 4 !== 0 || !BASE64.test(value)) return value; // left for the schema to refuse
+  const buf = Buffer.from(value, "base64");
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Decodes and shape-checks untrusted `data`; never throws. */
+export function decodeMessage(data: unknown): ParseResult<ConsensusMessage> {
+  try {
+    if (typeof data !== "object" || data === null || Array.isArray(data)) return { ok: false, error: "not an object" };
+    const raw = data as Record<string, unknown>; // an object from JSON.parse: plain own properties
+    let value: unknown = raw;
+    if (raw["type"] === "append" && Array.isArray(raw["entries"])) {
+      value = {
+        ...raw,
+        entries: raw["entries"].map((e: unknown) =>
+          typeof e === "object" && e !== null ? { ...(e as Record<string, unknown>), data: bytesFromWire((e as Record<string, unknown>)["data"]) } : e,
+        ),
+      };
+    } else if (raw["type"] === "snapshot") {
+      value = { ...raw, data: bytesFromWire(raw["data"]) };
+    }
+    return tryParseMessage(value);
+  } catch (cause) {
+    return { ok: false, error: `undecodable: ${String(cause)}` };
+  }
+}
