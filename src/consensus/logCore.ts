@@ -320,7 +320,7 @@ export function step(core: LogCore, input: LogInput): Ready {
     core.applied++;
   }
   const after = leaderStatus(core);
-  if (after.leading !== before.leading || after.term !== before.term || after.canPropose !== before.canPropose) r.leader = after;
+  if (after.leading !== before.leading || after.canPropose !== before.canPropose || (after.leading && after.term !== before.term)) r.leader = after;
   return r;
 }
 

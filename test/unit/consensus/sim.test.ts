@@ -2,7 +2,7 @@
 /**
  * Runs the deterministic simulation (sim.ts) over many seeds. A failure names its seed; replay it
  * alone with `SIM_SEED=<seed> node --test test/unit/consensus/sim.test.ts`. SIM_SEEDS and
- * SIM_STEPS change how many seeds and steps per seed run (defaults 2,000 and 300).
+ * SIM_STEPS change how many seeds and steps per seed run (defaults 3,000 and 1,000).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -36,7 +36,7 @@ function run(opts: SimOptions): ReturnType<typeof runSim> {
   }
 }
 
-const steps = envInt("SIM_STEPS", 300);
+const steps = envInt("SIM_STEPS", 1000);
 const only = process.env.SIM_SEED;
 
 describe("log core simulation", () => {
@@ -49,7 +49,7 @@ describe("log core simulation", () => {
     return;
   }
 
-  const seeds = envInt("SIM_SEEDS", 2000);
+  const seeds = envInt("SIM_SEEDS", 3000);
   it(`keeps log matching, committed prefixes and apply order over ${seeds} seeds of ${steps} steps`, () => {
     const started = performance.now();
     let coreSteps = 0;

@@ -123,7 +123,7 @@ export function runSim(opts: SimOptions): SimResult {
   // Global observations for the invariants.
   const hashByIndexTerm = new Map<string, string>();
   const committed: string[] = []; // index -> hash of the committed entry
-  const committedTerm: number[] = []; // index -> its term
+  const committedTerm: number[] = []; // index -> the term in which it was committed (an upper bound)
   let maxCommit = 0;
   let proposalsAccepted = 0;
   let coreSteps = 0;
@@ -145,7 +145,9 @@ export function runSim(opts: SimOptions): SimResult {
 
   const markCommitted = (index: number, hash: string, term: number, who: string): void => {
     const known = committed[index];
-    committedTerm[index] = term;
+    // The term in which the entry was committed is at most that of any node applying it (the
+    // committing leader applies first).
+    committedTerm[index] = Math.min(committedTerm[index] ?? Infinity, term);
     if (known === undefined) committed[index] = hash;
     else if (known !== hash) fail(`${who} committed a different entry at index ${index}`);
     if (index > maxCommit) maxCommit = index;
@@ -205,12 +207,12 @@ export function runSim(opts: SimOptions): SimResult {
     if (r.snapshotToInstall !== undefined) {
       const meta = r.snapshotToInstall.meta;
       if (meta.index <= n.applied) fail(`${n.id} installs snapshot ${meta.index} at or below applied ${n.applied}`);
-      markCommitted(meta.index, meta.hash, meta.term, n.id);
+      markCommitted(meta.index, meta.hash, d.hs.term, n.id);
       n.applied = meta.index;
     }
     for (const e of r.committed) {
       if (e.index !== n.applied + 1) fail(`${n.id} applies index ${e.index} after ${n.applied}`);
-      markCommitted(e.index, e.hash, e.term, n.id);
+      markCommitted(e.index, e.hash, d.hs.term, n.id);
       n.applied = e.index;
     }
     if (r.proposal?.accepted === true) proposalsAccepted++;

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/** Scripted checks of the log core's rules, one rule per test (the simulation covers their interplay). */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DeltaError } from "../../../src/errors.ts";
+import type { LogEntry } from "../../../src/storage/index.ts";
+import { EMPTY_HARD_STATE, GENESIS_HASH, makeEntry } from "../../../src/storage/index.ts";
+import type { AppendMessage, ConsensusMessage } from "../../../src/consensus/messages.ts";
+import { tryParseMessage, tryParseVoteRequest } from "../../../src/consensus/messages.ts";
+import type { LogCore, LogCoreConfig, Ready } from "../../../src/consensus/logCore.ts";
+import { createLogCore, lastIndex, restoreLogCore, step } from "../../../src/consensus/logCore.ts";
+
+const MEMBERS = ["a", "b", "c"];
+
+function config(self: string, members: readonly string[] = MEMBERS): LogCoreConfig {
+  return { self, members, electionTimeoutTicks: 10, heartbeatTicks: 2, maxInflight: 4, maxBatchEntries: 16, termStartEntry: false };
+}
+
+const bytes = (n: number): Uint8Array => Uint8Array.of(n);
+
+/** A chain of entries of the given terms, created by `leader`, after `prev`. */
+function chain(leader: string, terms: readonly number[], prev: { index: number; hash: string } = { index: 0, hash: GENESIS_HASH }): LogEntry[] {
+  const out: LogEntry[] = [];
+  let p = prev;
+  for (const t of terms) {
+    const e = makeEntry(p.index + 1, t, leader, p.hash, bytes(p.index + 1));
+    out.push(e);
+    p = e;
+  }
+  return out;
+}
+
+function append(leader: string, term: number, prev: LogEntry | undefined, entries: readonly LogEntry[], leaderCommit: number, last?: LogEntry): AppendMessage {
+  const end = last ?? entries[entries.length - 1] ?? prev;
+  return {
+    type: "append",
+    term,
+    leader,
+    prevIndex: prev?.index ?? 0,
+    prevTerm: prev?.term ?? 0,
+    prevHash: prev?.hash ?? GENESIS_HASH,
+    entries,
+    leaderCommit,
+    lastIndex: end?.index ?? 0,
+    lastTerm: end?.term ?? 0,
+  };
+}
+
+function deliver(core: LogCore, from: string, message: ConsensusMessage): Ready {
+  return step(core, { kind: "message", from, message });
+}
+
+function onlyAck(r: Ready): Extract<ConsensusMessage, { type: "appendAck" }> {
+  assert.equal(r.messages.length, 1);
+  const m = r.messages[0]?.message;
+  assert.ok(m !== undefined && m.type === "appendAck");
+  return m;
+}
+
+/** A leader `a` of `term`, established by an ack from `b`. */
+function establishedLeader(term: number): LogCore {
+  const a = createLogCore(config("a"));
+  step(a, { kind: "leadership", role: "leader", term, leader: "a" });
+  deliver(a, "b", { type: "appendAck", term, accepted: true, success: true, matchIndex: 0, rejectIndex: 0, hint: 0 });
+  return a;
+}
+
+describe("log core: configuration", () => {
+  it("refuses cluster sizes other than 3 and 5 with INVALID_CLUSTER_SIZE", () => {
+    for (const members of [["a"], ["a", "b"], ["a", "b", "c", "d"], ["a", "b", "c", "d", "e", "f"]]) {
+      assert.throws(() => createLogCore(config("a", members)), (e: unknown) => e instanceof DeltaError && e.code === "INVALID_CLUSTER_SIZE");
+    }
+    assert.doesNotThrow(() => createLogCore(config("a", ["a", "b", "c", "d", "e"])));
+  });
+
+  it("refuses a member list without itself or with duplicates", () => {
+    assert.throws(() => createLogCore(config("z")), (e: unknown) => e instanceof DeltaError && e.code === "INVALID_CONFIG");
+    assert.throws(() => createLogCore(config("a", ["a", "a", "b"])), (e: unknown) => e instanceof DeltaError && e.code === "INVALID_CONFIG");
+  });
+});
+
+describe("log core: votes", () => {
+  it("grants one vote per term and persists it in the same Ready", () => {
+    const c = createLogCore(config("c"));
+    const r1 = step(c, { kind: "voteRequest", request: { term: 3, candidate: "a", lastIndex: 0, lastTerm: 0 } });
+    assert.equal(r1.voteVerdicts[0]?.granted, true);
+    assert.deepEqual(r1.hardState, { term: 3, votedTerm: 3, votedFor: "a", commitIndex: 0 });
+    const r2 = step(c, { kind: "voteRequest", request: { term: 3, candidate: "b", lastIndex: 0, lastTerm: 0 } });
+    assert.equal(r2.voteVerdicts[0]?.granted, false);
+    assert.equal(r2.hardState, undefined);
+    const again = step(c, { kind: "voteRequest", request: { term: 3, candidate: "a", lastIndex: 0, lastTerm: 0 } });
+    assert.equal(again.voteVerdicts[0]?.granted, false, "not even twice to the same candidate");
+  });
+
+  it("remembers its vote across a restart", () => {
+    const c = restoreLogCore(config("c"), { hardState: { term: 3, votedTerm: 3, votedFor: "a", commitIndex: 0 }, leaderOfCurrentTerm: undefined, snapshot: undefined, entries: [] });
+    const r = step(c, { kind: "voteRequest", request: { term: 3, candidate: "b", lastIndex: 9, lastTerm: 3 } });
+    assert.equal(r.voteVerdicts[0]?.granted, false);
+  });
+
+  it("refuses a candidate whose log is less up to date", () => {
+    const entries = chain("a", [1, 2, 2]);
+    const c = restoreLogCore(config("c"), { hardState: { ...EMPTY_HARD_STATE, term: 2 }, leaderOfCurrentTerm: "a", snapshot: undefined, entries });
+    const shorter = step(c, { kind: "voteRequest", request: { term: 4, candidate: "b", lastIndex: 2, lastTerm: 2 } });
+    assert.equal(shorter.voteVerdicts[0]?.granted, false);
+    const olderTerm = step(c, { kind: "voteRequest", request: { term: 5, candidate: "b", lastIndex: 9, lastTerm: 1 } });
+    assert.equal(olderTerm.voteVerdicts[0]?.granted, false);
+    const fine = step(c, { kind: "voteRequest", request: { term: 6, candidate: "b", lastIndex: 3, lastTerm: 2 } });
+    assert.equal(fine.voteVerdicts[0]?.granted, true);
+  });
+
+  it("refuses to vote while Mokka says it leads or campaigns", () => {
+    const c = createLogCore(config("c"));
+    step(c, { kind: "leadership", role: "candidate", term: 1, leader: null });
+    const r = step(c, { kind: "voteRequest", request: { term: 2, candidate: "a", lastIndex: 0, lastTerm: 0 } });
+    assert.equal(r.voteVerdicts[0]?.granted, false);
+  });
+
+  it("will not lead a term in which it voted for someone else", () => {
+    const c = createLogCore(config("c"));
+    step(c, { kind: "voteRequest", request: { term: 2, candidate: "a", lastIndex: 0, lastTerm: 0 } });
+    const r = step(c, { kind: "leadership", role: "leader", term: 2, leader: "c" });
+    assert.equal(r.leaderOfTerm, undefined);
+    assert.equal(c.lead, undefined);
+    assert.equal(r.messages.length, 0);
+  });
+});
+
+describe("log core: followers", () => {
+  it("records the first leader of a term and refuses appends in that term from anyone else", () => {
+    const c = createLogCore(config("c"));
+    const r1 = deliver(c, "a", append("a", 1, undefined, [], 0));
+    assert.deepEqual(r1.leaderOfTerm, { term: 1, leader: "a" });
+    assert.equal(onlyAck(r1).accepted, true);
+    const r2 = deliver(c, "b", append("b", 1, undefined, chain("b", [1]), 0));
+    const ack = onlyAck(r2);
+    assert.equal(ack.accepted, false);
+    assert.equal(r2.entriesToAppend.length, 0);
+    assert.equal(r2.leaderOfTerm, undefined);
+  });
+
+  it("keeps leaderOfTerm across a restart", () => {
+    const c = restoreLogCore(config("c"), { hardState: { ...EMPTY_HARD_STATE, term: 1 }, leaderOfCurrentTerm: "a", snapshot: undefined, entries: [] });
+    assert.equal(onlyAck(deliver(c, "b", append("b", 1, undefined, [], 0))).accepted, false);
+  });
+
+  it("refuses a leader whose log is behind its own", () => {
+    const c = restoreLogCore(config("c"), { hardState: { ...EMPTY_HARD_STATE, term: 1 }, leaderOfCurrentTerm: "a", snapshot: undefined, entries: chain("a", [1, 1]) });
+    const r = deliver(c, "b", append("b", 2, undefined, [], 0));
+    assert.equal(onlyAck(r).accepted, false);
+    assert.equal(r.leaderOfTerm, undefined);
+  });
+
+  it("refuses appends from an older term", () => {
+    const c = restoreLogCore(config("c"), { hardState: { ...EMPTY_HARD_STATE, term: 5 }, leaderOfCurrentTerm: undefined, snapshot: undefined, entries: [] });
+    const ack = onlyAck(deliver(c, "a", append("a", 4, undefined, chain("a", [4]), 0)));
+    assert.equal(ack.accepted, false);
+    assert.equal(ack.term, 5);
+  });
+
+  it("refuses an append whose prev does not match, with a back-off hint", () => {
+    const c = createLogCore(config("c"));
+    const entries = chain("a", [1, 1, 1]);
+    const r = deliver(c, "a", append("a", 1, entries[1], entries.slice(2), 0));
+    const ack = onlyAck(r);
+    assert.equal(ack.success, false);
+    assert.equal(ack.rejectIndex, 2);
+    assert.equal(ack.hint, 0);
+    assert.equal(r.entriesToAppend.length, 0);
+  });
+
+  it("truncates a conflicting uncommitted tail and appends the leader's entries", () => {
+    const base = chain("a", [1, 1]);
+    const stale = chain("a", [1, 1], base[1]); // indexes 3, 4 of term 1, never committed
+    const c = restoreLogCore(config("c"), { hardState: { ...EMPTY_HARD_STATE, term: 1, commitIndex: 2 }, leaderOfCurrentTerm: "a", snapshot: undefined, entries: [...base, ...stale] });
+    const fresh = chain("b", [2], base[1]);
+    const r = deliver(c, "b", append("b", 2, base[1], fresh, 2));
+    assert.equal(r.truncateFrom, 3);
+    assert.deepEqual(r.entriesToAppend.map((e) => e.hash), fresh.map((e) => e.hash));
+    assert.equal(lastIndex(c), 3);
+    assert.deepEqual(onlyAck(r), { type: "appendAck", term: 2, accepted: true, success: true, matchIndex: 3, rejectIndex: 0, hint: 0 });
+  });
+
+  it("never rewrites a committed entry, even when told to", () => {
+    const base = chain("a", [1, 1]);
+    const c = restoreLogCore(config("c"), { hardState: { ...EMPTY_HARD_STATE, term: 1, commitIndex: 2 }, leaderOfCurrentTerm: "a", snapshot: undefined, entries: base });
+    const other = chain("b", [2, 2]);
+    const r = deliver(c, "b", append("b", 2, undefined, other, 0));
+    assert.equal(r.truncateFrom, undefined);
+    assert.equal(r.entriesToAppend.length, 0);
+    assert.equal(r.anomalies.length, 1);
+  });
+
+  it("refuses entries whose hash chain is broken", () => {
+    const c = createLogCore(config("c"));
+    const [e1] = chain("a", [1]);
+    assert.ok(e1 !== undefined);
+    const forged = { ...e1, data: bytes(99) };
+    const r = deliver(c, "a", append("a", 1, undefined, [forged], 0));
+    assert.equal(r.entriesToAppend.length, 0);
+    assert.equal(r.anomalies.length, 1);
+  });
+
+  it("applies up to leaderCommit, only what matches the leader, in order and once", () => {
+    const c = createLogCore(config("c"));
+    const entries = chain("a", [1, 1, 1]);
+    const r1 = deliver(c, "a", append("a", 1, undefined, entries.slice(0, 2), 5));
+    assert.deepEqual(r1.committed.map((e) => e.index), [1, 2], "not beyond what the append verified");
+    const r2 = deliver(c, "a", append("a", 1, entries[1], entries.slice(2), 5));
+    assert.deepEqual(r2.committed.map((e) => e.index), [3]);
+    const r3 = deliver(c, "a", append("a", 1, entries[1], entries.slice(2), 5));
+    assert.deepEqual(r3.committed, []);
+  });
+});
+
+describe("log core: leaders", () => {
+  it("records itself as leaderOfTerm and probes every follower", () => {
+    const a = createLogCore(config("a"));
+    const r = step(a, { kind: "leadership", role: "leader", term: 1, leader: "a" });
+    assert.deepEqual(r.leaderOfTerm, { term: 1, leader: "a" });
+    assert.deepEqual(r.hardState, { term: 1, votedTerm: 1, votedFor: "a", commitIndex: 0 });
+    assert.deepEqual(r.messages.map((m) => m.to).sort(), ["b", "c"]);
+    assert.deepEqual(r.leader, { leading: true, term: 1, canPropose: false });
+  });
+
+  it("takes proposals only once a majority has recorded it", () => {
+    const a = createLogCore(config("a"));
+    step(a, { kind: "leadership", role: "leader", term: 1, leader: "a" });
+    assert.deepEqual(step(a, { kind: "propose", data: [bytes(1)] }).proposal, { accepted: false, reason: "not-established" });
+    const r = deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 0, rejectIndex: 0, hint: 0 });
+    assert.deepEqual(r.leader, { leading: true, term: 1, canPropose: true });
+    const p = step(a, { kind: "propose", data: [bytes(1), bytes(2)] });
+    assert.deepEqual(p.proposal, { accepted: true, firstIndex: 1, lastIndex: 2 });
+    assert.equal(p.entriesToAppend.length, 2);
+    assert.ok(p.messages.some((m) => m.message.type === "append" && m.message.entries.length === 2), "replicates at once");
+  });
+
+  it("pipelines appends without waiting for acks, up to maxInflight", () => {
+    const a = establishedLeader(1);
+    let sentToB = 0;
+    for (let i = 0; i < 10; i++) {
+      const r = step(a, { kind: "propose", data: [bytes(i)] });
+      sentToB += r.messages.filter((m) => m.to === "b" && m.message.type === "append").length;
+    }
+    assert.equal(sentToB, 4);
+  });
+
+  it("commits on a majority and only entries of its own term", () => {
+    const old = chain("z", [1, 1]);
+    const a = restoreLogCore(config("a"), { hardState: { ...EMPTY_HARD_STATE, term: 1 }, leaderOfCurrentTerm: "z", snapshot: undefined, entries: old });
+    step(a, { kind: "leadership", role: "leader", term: 2, leader: "a" });
+    deliver(a, "b", { type: "appendAck", term: 2, accepted: true, success: true, matchIndex: 2, rejectIndex: 0, hint: 0 });
+    assert.equal(a.commitIndex, 0, "entries of term 1 do not commit by counting");
+    step(a, { kind: "propose", data: [bytes(3)] });
+    const r = deliver(a, "b", { type: "appendAck", term: 2, accepted: true, success: true, matchIndex: 3, rejectIndex: 0, hint: 0 });
+    assert.equal(a.commitIndex, 3);
+    assert.deepEqual(r.committed.map((e) => e.index), [1, 2, 3]);
+  });
+
+  it("stops taking proposals when no majority acked within the election timeout (check-quorum)", () => {
+    const a = establishedLeader(1);
+    let status: Ready["leader"];
+    for (let t = 0; t < 12 && status === undefined; t++) status = step(a, { kind: "tick" }).leader;
+    assert.deepEqual(status, { leading: true, term: 1, canPropose: false });
+    assert.deepEqual(step(a, { kind: "propose", data: [bytes(1)] }).proposal, { accepted: false, reason: "quorum-lost" });
+    const back = deliver(a, "c", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 0, rejectIndex: 0, hint: 0 });
+    assert.deepEqual(back.leader, { leading: true, term: 1, canPropose: true });
+  });
+
+  it("steps down when a follower answers with a higher term", () => {
+    const a = establishedLeader(1);
+    const r = deliver(a, "b", { type: "appendAck", term: 4, accepted: false, success: false, matchIndex: 0, rejectIndex: 0, hint: 0 });
+    assert.deepEqual(r.leader, { leading: false, term: 4, canPropose: false });
+    assert.equal(r.hardState?.term, 4);
+  });
+
+  it("ignores a stale refusal that answers an older append", () => {
+    const a = establishedLeader(1);
+    step(a, { kind: "propose", data: [bytes(1), bytes(2)] });
+    deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 2, rejectIndex: 0, hint: 0 });
+    const r = deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: false, matchIndex: 0, rejectIndex: 0, hint: 0 });
+    assert.equal(r.messages.length, 0);
+  });
+});
+
+describe("messages: validation at the boundary", () => {
+  it("accepts a well-formed append and refuses malformed input without throwing", () => {
+    const ok = tryParseMessage(append("a", 1, undefined, chain("a", [1]), 0));
+    assert.equal(ok.ok, true);
+    const bad: unknown[] = [
+      null,
+      42,
+      "append",
+      {},
+      { type: "append" },
+      { ...append("a", 1, undefined, [], 0), term: -1 },
+      { ...append("a", 1, undefined, [], 0), prevHash: "zz" },
+      { ...append("a", 1, undefined, [], 0), extra: 1 },
+      { ...append("a", 1, undefined, [], 0), entries: [{ index: 1 }] },
+      { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1.5, rejectIndex: 0, hint: 0 },
+      new Proxy({}, { get: () => { throw new Error("hostile"); }, ownKeys: () => { throw new Error("hostile"); } }),
+    ];
+    for (const [i, b] of bad.entries()) assert.equal(tryParseMessage(b).ok, false, `case ${i}`);
+  });
+
+  it("checks vote requests", () => {
+    assert.equal(tryParseVoteRequest({ term: 2, candidate: "a", lastIndex: 0, lastTerm: 0 }).ok, true);
+    assert.equal(tryParseVoteRequest({ term: 2, candidate: "", lastIndex: 0, lastTerm: 0 }).ok, false);
+    assert.equal(tryParseVoteRequest({ term: 2, candidate: "a" }).ok, false);
+    assert.equal(tryParseVoteRequest(undefined).ok, false);
+  });
+});
