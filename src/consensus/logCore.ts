@@ -120,6 +120,8 @@ interface PeerProgress {
   lastProgressTick: number;
   snapshotIndex: number;
   snapshotSentTick: number;
+  /** Consecutive refusals of an index this peer had acknowledged (see onAck). */
+  refusedMatched: number;
 }
 
 interface LeaderState {
@@ -393,6 +395,7 @@ function onLeadership(core: LogCore, role: MokkaRole, term: number, leader: stri
       lastProgressTick: core.now,
       snapshotIndex: 0,
       snapshotSentTick: 0,
+      refusedMatched: 0,
     });
   }
   core.lead = { term, established: false, acceptedBy: new Set([self]), quorumActive: true, peers, nextHeartbeatTick: core.now + core.config.heartbeatTicks };
@@ -541,6 +544,7 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
   updateQuorum(core);
   if (ack.success) {
     if (ack.matchIndex > lastIndex(core)) return; // not an honest answer to anything we sent
+    p.refusedMatched = 0;
     if (ack.matchIndex > p.match) {
       p.match = ack.matchIndex;
       p.lastProgressTick = core.now;
@@ -560,6 +564,19 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
     if (p.mode === "snapshot") return;
     if (p.mode === "replicate" && ack.rejectIndex <= p.match) return;
     if (p.mode === "probe" && ack.rejectIndex !== p.next - 1) return;
+    if (ack.rejectIndex <= p.match && ack.hint < p.match) {
+      // The follower refuses an index it had acknowledged. Once may be a stale refusal overtaken
+      // by a later success; twice in a row, each answering a fresh probe, means it lost part of
+      // its log (a torn tail dropped at restart). Then forget that match and repair it from its
+      // hint. Lowering match only delays later commits; the commit index never goes down.
+      p.refusedMatched++;
+      if (p.refusedMatched >= 2) {
+        // Not an anomaly: an honest follower does this after losing a torn tail, and duplicated
+        // stale refusals can look the same; either way only liveness is at stake.
+        p.match = ack.hint;
+        p.refusedMatched = 0;
+      }
+    }
     // Fast back-off: retry from the follower's hint, never below what it already matched.
     p.mode = "probe";
     p.paused = false;
@@ -660,7 +677,9 @@ function acceptLeader(core: LogCore, from: string, term: number, leaderLastTerm:
   const hs = core.hardState;
   if (term < hs.term) return false;
   if (term === hs.term && core.termLeader !== undefined) return core.termLeader === from;
-  if (hs.votedTerm === term && hs.votedFor !== from) return false;
+  // A vote for another candidate (or ourselves) in this term does not bar accepting its leader:
+  // safety rests on the write-once leaderOfTerm record, not on votes (docs/consensus.md), and a
+  // losing candidate that refused the winner would sit out the whole term.
   if (hs.votedTerm > term) return false;
   if (core.mokka.term === term && core.mokka.leader !== null && core.mokka.leader !== from) return false;
   if (core.mokka.term === term && core.mokka.role !== "follower") return false;

@@ -61,7 +61,7 @@ export interface LogTiming {
 
 export const DEFAULT_TIMING: LogTiming = Object.freeze({
   tickMs: 10,
-  heartbeatMs: 150,
+  heartbeatMs: 250,
   electionTimeoutMs: 1_000,
   proofExpirationMs: 24 * 3_600_000,
 });
@@ -176,7 +176,7 @@ export class ReplicatedLog extends EventEmitter {
   readonly #core: LogCore;
   readonly #idByMokkaKey = new Map<string, string>();
   readonly #mokkaKeyById = new Map<string, string>();
-  readonly #commitWaiters = new Map<number, (() => void)[]>();
+  readonly #commitWaiters = new Map<number, { readonly term: number; readonly settle: (same: boolean) => void }[]>();
   #chain: Promise<unknown> = Promise.resolve();
   #tickQueued = false;
   #ticker: NodeJS.Timeout | undefined;
@@ -281,21 +281,39 @@ export class ReplicatedLog extends EventEmitter {
     this.#mokka.connect();
   }
 
-  /** Appends `data` (one entry each) if this node leads; resolves once durable locally (not yet committed). */
-  async propose(data: readonly Uint8Array[]): Promise<ProposalOutcome> {
-    const ready = await this.#enqueue({ kind: "propose", data });
-    return ready?.proposal ?? { accepted: false, reason: "not-leader" };
+  /**
+   * Appends `data` (one entry each) if this node leads an established term; resolves once durable
+   * locally (not yet committed), with the term the entries carry (for `waitForCommit`).
+   */
+  async propose(data: readonly Uint8Array[]): Promise<ProposalOutcome & { readonly term: number }> {
+    let term = 0;
+    const ready = await this.#enqueueTask(async () => {
+      const r = step(this.#core, { kind: "propose", data });
+      term = this.#core.hardState.term;
+      return r;
+    });
+    return { ...(ready?.proposal ?? { accepted: false, reason: "not-leader" }), term };
   }
 
-  /** Resolves when `index` is committed and applied here; rejects after `timeoutMs`. */
-  waitForCommit(index: number, timeoutMs = 10_000): Promise<void> {
-    if (index <= this.#committed) return Promise.resolve();
+  /**
+   * Resolves true when the entry at `index` commits with `term` (a proposal of ours), false when
+   * another entry commits there (ours was lost to a leader change; propose again). Rejects with
+   * NO_LEADER after `timeoutMs`.
+   */
+  waitForCommit(index: number, term: number, timeoutMs = 10_000): Promise<boolean> {
+    if (index <= this.#committed) {
+      const entry = this.#store.entry(index);
+      return entry === undefined ? Promise.reject(new DeltaError("NOT_FOUND", `index ${index} is compacted`)) : Promise.resolve(entry.term === term);
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new DeltaError("NO_LEADER", `index ${index} not committed within ${timeoutMs} ms`)), timeoutMs);
       const list = this.#commitWaiters.get(index) ?? [];
-      list.push(() => {
-        clearTimeout(timer);
-        resolve();
+      list.push({
+        term,
+        settle: (same) => {
+          clearTimeout(timer);
+          resolve(same);
+        },
       });
       this.#commitWaiters.set(index, list);
     });
@@ -329,6 +347,12 @@ export class ReplicatedLog extends EventEmitter {
     };
   }
 
+  /** The core's view, for diagnostics (no secrets). */
+  debugState(): Record<string, unknown> {
+    const c = this.#core;
+    return { hardState: c.hardState, termLeader: c.termLeader, mokka: c.mokka, commitIndex: c.commitIndex, applied: c.applied, verified: c.verified, lastIndex: lastIndex(c), leading: c.lead !== undefined };
+  }
+
   /** Transport counters plus packets dropped here before Mokka or the core saw them. */
   stats(): { transport: TransportStats; dropped: Readonly<Record<string, number>> } {
     return { transport: this.#transport.stats(), dropped: { ...this.#dropped } };
@@ -360,6 +384,7 @@ export class ReplicatedLog extends EventEmitter {
       if (this.#stopped || this.#failed !== undefined) return undefined;
       const ready = await task();
       await this.#process(ready);
+      this.#reconcileMokka();
       return ready;
     });
     this.#chain = run.catch((error: unknown) => this.#fail(error));
@@ -396,11 +421,16 @@ export class ReplicatedLog extends EventEmitter {
       this.#committed = ready.snapshotToInstall.meta.index;
       this.#options.onSnapshot?.(ready.snapshotToInstall);
     }
+    if (ready.snapshotToInstall !== undefined) this.#settleWaitersUpTo(ready.snapshotToInstall.meta.index);
     for (const entry of ready.committed) {
       this.#committed = entry.index;
       this.#options.onCommit(entry);
+      const waiters = this.#commitWaiters.get(entry.index);
+      if (waiters !== undefined) {
+        this.#commitWaiters.delete(entry.index);
+        for (const w of waiters) w.settle(w.term === entry.term);
+      }
     }
-    if (ready.committed.length > 0 || ready.snapshotToInstall !== undefined) this.#wakeCommitWaiters();
     if (ready.leader !== undefined) {
       this.#log.info({ leading: ready.leader.leading, term: ready.leader.term, canPropose: ready.leader.canPropose }, "leadership changed");
       this.emit("leader", ready.leader);
@@ -408,11 +438,32 @@ export class ReplicatedLog extends EventEmitter {
     for (const anomaly of ready.anomalies) this.#log.warn({ anomaly }, "refused consensus input");
   }
 
-  #wakeCommitWaiters(): void {
-    for (const [index, list] of this.#commitWaiters) {
-      if (index > this.#committed) continue;
-      this.#commitWaiters.delete(index);
-      for (const wake of list) wake();
+  /** A snapshot jumped past these indexes: whether our entries made it is unknown, so "lost". */
+  #settleWaitersUpTo(index: number): void {
+    for (const [i, list] of this.#commitWaiters) {
+      if (i > index) continue;
+      this.#commitWaiters.delete(i);
+      for (const w of list) w.settle(false);
+    }
+  }
+
+  /**
+   * Mokka and the core must agree on who leads (docs/consensus.md, liveness). Mokka may lead a
+   * term the core refused, or lag behind the core's term; either way Mokka steps down or catches
+   * up, so that a new election runs instead of a leader whose core does not replicate.
+   */
+  #reconcileMokka(): void {
+    const m = this.#mokka;
+    const core = this.#core;
+    const coreTerm = core.hardState.term;
+    if (m.state === 1) {
+      const coreHeard = core.mokka.role === "leader" && core.mokka.term === m.term;
+      if (coreTerm > m.term || (coreHeard && core.lead === undefined)) {
+        this.#log.info({ mokkaTerm: m.term, coreTerm }, "core does not lead this term: Mokka steps down");
+        m.setState(3, Math.max(coreTerm, m.term), "");
+      }
+    } else if (m.state === 3 && coreTerm > m.term) {
+      m.setState(3, coreTerm, "");
     }
   }
 
@@ -427,6 +478,10 @@ export class ReplicatedLog extends EventEmitter {
 
   /** customVoteRule: the core decides (one vote per term, up-to-date log), persisted before the answer. */
   async #judgeVote(packet: MokkaPacket): Promise<boolean> {
+    // Leader stickiness (check-quorum lease, as etcd/raft): a leader that heard a majority within
+    // the election timeout refuses votes without adopting the candidate's term, so one slow
+    // follower's election cannot depose a working leader. Refusing a vote is always safe.
+    if (this.#mokka.state === 1 && leaderStatus(this.#core).canPropose) return false;
     const candidate = this.#idByMokkaKey.get(packet.publicKey);
     const data = packet.data as Record<string, unknown> | null; // shape checked in #receive
     const parsed = tryParseVoteRequest({ term: packet.term, candidate, lastIndex: data?.["lastIndex"], lastTerm: data?.["lastTerm"] });

@@ -39,7 +39,10 @@ export class NodeProcess {
   readonly #pending = new Map<number, (reply: NodeEvent) => void>();
 
   constructor(configPath: string) {
-    this.proc = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", FIXTURE, configPath], { stdio: "pipe" });
+    // DELTA_CPU_PROF=<dir> profiles every node process (node --cpu-prof), for bench:log investigations.
+    const prof = process.env["DELTA_CPU_PROF"];
+    const flags = prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`];
+    this.proc = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...flags, FIXTURE, configPath], { stdio: "pipe" });
     this.exited = new Promise((resolve) => this.proc.once("exit", (code) => resolve(code)));
     createInterface({ input: this.proc.stdout }).on("line", (line) => {
       let event: NodeEvent;
@@ -89,6 +92,12 @@ export class NodeProcess {
   /** Resolves with the first event (past or future) matching `match`. */
   waitForEvent(what: string, match: (e: NodeEvent) => boolean, timeoutMs = 15_000): Promise<NodeEvent> {
     return pollUntil(what, timeoutMs, () => this.events.find(match));
+  }
+
+  /** Ends the process gracefully (closes its stdin; it stops its log and exits). */
+  async close(): Promise<void> {
+    if (this.alive) this.proc.stdin.end();
+    await this.exited;
   }
 
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {

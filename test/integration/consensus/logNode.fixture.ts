@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { loadIdentity } from "../../../src/consensus/identity.ts";
 import { ReplicatedLog, type LogMember, type LogTiming } from "../../../src/consensus/replicatedLog.ts";
@@ -52,6 +53,8 @@ log.on("failed", (error: Error) => out({ event: "failed", reason: error.message 
 out({ event: "ready", pid: process.pid, ...log.status() });
 
 let payloadCounter = 0;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const lines = createInterface({ input: process.stdin });
 lines.on("line", (line) => {
   void (async () => {
@@ -66,9 +69,9 @@ lines.on("line", (line) => {
         const started = performance.now();
         const outcome = await log.propose(data);
         if (outcome.accepted) {
-          await log.waitForCommit(outcome.lastIndex, 30_000).then(
-            () => out({ id: cmd.id, event: "reply", ...outcome, committed: true, ms: performance.now() - started }),
-            () => out({ id: cmd.id, event: "reply", ...outcome, committed: false }),
+          await log.waitForCommit(outcome.lastIndex, outcome.term, 30_000).then(
+            (ours) => out({ id: cmd.id, event: "reply", ...outcome, committed: ours, lost: !ours, ms: performance.now() - started }),
+            () => out({ id: cmd.id, event: "reply", ...outcome, committed: false, timedOut: true }),
           );
         } else {
           out({ id: cmd.id, event: "reply", ...outcome });
@@ -80,6 +83,9 @@ lines.on("line", (line) => {
           const { id: nodeId, ...status } = log.status();
           out({ id: cmd.id, event: "reply", nodeId, ...status, applied: appliedCount });
         }
+        break;
+      case "debug":
+        out({ id: cmd.id, event: "reply", ...log.debugState(), loopDelayMaxMs: loopDelay.max / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 });
         break;
       case "stats":
         out({ id: cmd.id, event: "reply", ...log.stats() });
