@@ -57,14 +57,14 @@ const RULES: Record<string, Rule> = {
     pure: false, // the recovery self check reads the clock; the pool starts worker threads
   },
   ledger: { folders: ["protocol"], packages: ["zod", "@noble/hashes/sha3.js", "@noble/hashes/utils.js"], pure: true },
-  storage: { folders: ["protocol"], packages: ["@noble/hashes/sha2.js", "@noble/hashes/utils.js", "node:sqlite", "node:fs", "node:path", "node:fs/promises"], pure: false },
+  storage: { folders: ["protocol"], packages: ["@noble/hashes/sha2.js", "@noble/hashes/utils.js", "node:sqlite", "node:fs", "node:path", "node:fs/promises", "node:crypto"], pure: false },
   consensus: { folders: ["protocol", "storage"], packages: ["*"], pure: false },
   chain: { folders: ["protocol", "ledger"], packages: ["*"], pure: false },
   devnet: { folders: ["protocol", "chain"], packages: ["*"], pure: false },
 };
 
 /** Pure files of impure folders (checked like ledger/). */
-const PURE_FILES = new Set(["storage/entry.ts", "storage/logStore.ts", "protocol/eip712.ts", "protocol/schemas.ts", "protocol/decimal.ts", "protocol/address.ts"]);
+const PURE_FILES = new Set(["storage/logStore.ts", "protocol/eip712.ts", "protocol/schemas.ts", "protocol/decimal.ts", "protocol/address.ts"]);
 
 const BANNED_IN_PURE = ["Date.now", "new Date", "Math.random", "performance.", "crypto.", "fetch(", "process.", "setTimeout", "setInterval", "setImmediate", "console.", "require("];
 
