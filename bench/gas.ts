@@ -110,20 +110,38 @@ async function main(): Promise<void> {
     if (g100 === null || g400 === null) throw new Error("a 100- or 400-delta chunk failed to land");
     const marginal = Number(g400 - g100) / 300;
     const fixed = Number(g100) - marginal * 100;
-    let predicted = Math.floor((Number(BLOCK_GAS_LIMIT) - fixed) / marginal);
+    // Gas is not quite linear in the chunk size: memory grows with it and the EVM prices memory
+    // quadratically. Fit gas(n) = a + b n + c n^2 through 100, 400 and 1,600 deltas, solve for the
+    // block limit, land that size (stepping down by the fit if it does not fit), then show with
+    // one eth_call that 2 more do not fit (one execution; a mined failure costs two on Ganache).
+    const linearGuess = Math.floor((Number(BLOCK_GAS_LIMIT) - fixed) / marginal);
+    while (accounts.length < Math.max(1600, linearGuess) + 200) {
+      const seeded = await seed(Math.min(1000, Math.max(1600, linearGuess) + 200 - accounts.length));
+      process.stdout.write(`seeded ${accounts.length} accounts (last chunk ${seeded} gas)\n`);
+    }
+    const g1600 = await settle(existingChunk(1600));
+    if (g1600 === null) throw new Error("a 1,600-delta chunk failed to land");
+    // Divided differences through (100, g100), (400, g400), (1600, g1600).
+    const d1 = (Number(g400) - Number(g100)) / 300;
+    const d2 = (Number(g1600) - Number(g400)) / 1200;
+    const c = (d2 - d1) / 1500;
+    const b = d1 - c * 500;
+    const a = Number(g100) - b * 100 - c * 100 * 100;
+    const fit = (n: number): number => a + b * n + c * n * n;
+    let predicted = c > 0 ? Math.floor((-b + Math.sqrt(b * b - 4 * c * (a - Number(BLOCK_GAS_LIMIT)))) / (2 * c)) : linearGuess;
     predicted -= predicted % 2;
+    process.stdout.write(`fit: ${a.toFixed(0)} + ${b.toFixed(1)} n + ${c.toExponential(3)} n^2; predicted largest ${predicted}\n`);
     while (accounts.length < predicted + 200) {
       const seeded = await seed(Math.min(1000, predicted + 200 - accounts.length));
       process.stdout.write(`seeded ${accounts.length} accounts (last chunk ${seeded} gas)\n`);
     }
-    // Gas is linear in the number of such deltas, so the prediction is within a delta or two. Land
-    // the prediction (stepping down 2 at a time if it does not fit), then show that 2 more do not
-    // fit with one eth_call (a single execution; a mined failure would be replayed by ethers).
     let largest = predicted;
     let landedGas = await settle(existingChunk(largest));
     while (landedGas === null) {
-      largest -= 2;
-      process.stdout.write(`${largest + 2} deltas did not fit; trying ${largest}\n`);
+      // Step down by what the fit says the overshoot costs, at least 2 deltas.
+      const step = Math.max(2, Math.ceil((fit(largest) - Number(BLOCK_GAS_LIMIT)) / b) + 2);
+      largest -= step + (step % 2);
+      process.stdout.write(`did not fit; trying ${largest}\n`);
       landedGas = await settle(existingChunk(largest));
     }
     const nextFits = await fitsByCall(existingChunk(largest + 2));
@@ -142,6 +160,8 @@ async function main(): Promise<void> {
       largestChunkIn30M: largest,
       largestChunkGasUsed: Number(landedGas),
       largestPlusTwoFits: nextFits,
+      chunk1600Gas: Number(g1600),
+      fit: { a: Math.round(a), b: Number(b.toFixed(2)), c },
       gasPerDeltaFreshAccounts: Math.round(freshPerDelta),
       at: new Date().toISOString(),
     };

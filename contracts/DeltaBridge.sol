@@ -224,18 +224,6 @@ contract DeltaBridge is EIP712, ReentrancyGuard {
      * @return the digest under this bridge's domain
      */
     function settlementDigest(Settlement calldata s) public view returns (bytes32) {
-        uint256 nDeltas = s.deltas.length;
-        bytes32[] memory deltaHashes = new bytes32[](nDeltas);
-        for (uint256 i = 0; i < nDeltas; ++i) {
-            Delta calldata d = s.deltas[i];
-            deltaHashes[i] = keccak256(abi.encode(_DELTA_TYPEHASH, d.account, d.token, d.amount));
-        }
-        uint256 nPayouts = s.payouts.length;
-        bytes32[] memory payoutHashes = new bytes32[](nPayouts);
-        for (uint256 i = 0; i < nPayouts; ++i) {
-            Payout calldata p = s.payouts[i];
-            payoutHashes[i] = keccak256(abi.encode(_PAYOUT_TYPEHASH, p.account, p.token, p.amount));
-        }
         bytes32 structHash = keccak256(
             abi.encode(
                 _SETTLEMENT_TYPEHASH,
@@ -243,8 +231,8 @@ contract DeltaBridge is EIP712, ReentrancyGuard {
                 s.chunk,
                 s.chunks,
                 s.transfersRoot,
-                keccak256(abi.encodePacked(deltaHashes)),
-                keccak256(abi.encodePacked(payoutHashes))
+                _hashDeltas(s.deltas),
+                _hashPayouts(s.payouts)
             )
         );
         return _hashTypedDataV4(structHash);
@@ -438,6 +426,44 @@ contract DeltaBridge is EIP712, ReentrancyGuard {
         }
     }
 
+    /// @dev EIP-712 encoding of a Delta[]: see `_hashStructArray`.
+    function _hashDeltas(Delta[] calldata items) private pure returns (bytes32) {
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := items.offset
+        }
+        return _hashStructArray(_DELTA_TYPEHASH, offset, items.length);
+    }
+
+    /// @dev EIP-712 encoding of a Payout[]: see `_hashStructArray`.
+    function _hashPayouts(Payout[] calldata items) private pure returns (bytes32) {
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := items.offset
+        }
+        return _hashStructArray(_PAYOUT_TYPEHASH, offset, items.length);
+    }
+
+    /// @dev EIP-712 `encodeData` of an array of 3-word structs (Delta or Payout): the keccak of the
+    /// concatenated struct hashes, each keccak(typehash || account || token || amount). In calldata
+    /// such an array is `length` contiguous 96-byte items that are exactly those three words, so
+    /// each struct hash is one copy and one keccak instead of an abi.encode. The words are hashed
+    /// as sent: `_applyChunk` reads every item through the ABI decoder, which reverts on an
+    /// out-of-range array or a dirty address, so a digest over malformed items never settles.
+    function _hashStructArray(bytes32 typehash, uint256 offset, uint256 length) private pure returns (bytes32 result) {
+        assembly ("memory-safe") {
+            // Scratch above the free memory pointer, never allocated: [typehash | item] then the hashes.
+            let buf := mload(0x40)
+            let hashes := add(buf, 0x80)
+            mstore(buf, typehash)
+            for { let i := 0 } lt(i, length) { i := add(i, 1) } {
+                calldatacopy(add(buf, 0x20), add(offset, mul(i, 0x60)), 0x60)
+                mstore(add(hashes, mul(i, 0x20)), keccak256(buf, 0x80))
+            }
+            result := keccak256(hashes, mul(length, 0x20))
+        }
+    }
+
     /// @dev Applies deltas to settled balances and payouts to withdrawable amounts, and checks that
     /// the chunk nets to zero per token. Reverting undoes everything, so the order does not matter
     /// for atomicity; deltas go first so a payout cannot mask a debit below zero within the chunk.
@@ -450,50 +476,67 @@ contract DeltaBridge is EIP712, ReentrancyGuard {
         int256[] memory sums = new int256[](nDeltas + nPayouts);
         uint256 nTokens = 0;
 
+        // Chunks are mostly one token: keep its balances mapping and a running sum in a local until
+        // the token changes, then fold the sum into `sums`.
+        address lastToken = address(0);
+        uint256 sumIndex = type(uint256).max;
+        int256 running = 0;
+        mapping(address => uint256) storage balances = _balances[address(0)];
         for (uint256 i = 0; i < nDeltas; ++i) {
             Delta calldata d = deltas[i];
             address token = d.token;
+            address account = d.account;
             int256 amount = d.amount;
-            mapping(address => uint256) storage balances = _balances[token];
-            uint256 balance = balances[d.account];
+            if (token != lastToken || sumIndex == type(uint256).max) {
+                if (sumIndex != type(uint256).max) sums[sumIndex] += running;
+                running = 0;
+                balances = _balances[token];
+                (sumIndex, nTokens) = _sumIndex(tokens, sums, nTokens, token);
+                lastToken = token;
+            }
+            uint256 balance = balances[account];
             if (amount >= 0) {
-                balances[d.account] = balance + uint256(amount);
+                balances[account] = balance + uint256(amount);
             } else {
-                // -(amount + 1) + 1 avoids negating int256.min, which would overflow.
-                uint256 debit = uint256(-(amount + 1)) + 1;
-                if (debit > balance) revert BalanceBelowZero(d.account, token, balance, amount);
+                uint256 debit;
+                unchecked {
+                    // -(amount + 1) + 1 avoids negating int256.min; for amount < 0 it is in 1 .. 2^255.
+                    debit = uint256(-(amount + 1)) + 1;
+                }
+                if (debit > balance) revert BalanceBelowZero(account, token, balance, amount);
                 unchecked {
                     // debit <= balance was just checked.
-                    balances[d.account] = balance - debit;
+                    balances[account] = balance - debit;
                 }
             }
-            nTokens = _addToSum(tokens, sums, nTokens, token, amount);
+            running += amount;
         }
+        if (sumIndex != type(uint256).max) sums[sumIndex] += running;
         for (uint256 i = 0; i < nPayouts; ++i) {
             Payout calldata p = payouts[i];
             if (p.amount > uint256(type(int256).max)) revert PayoutTooLarge(p.amount);
             _withdrawable[p.token][p.account] += p.amount;
             // The cast is safe: p.amount <= int256.max was just checked.
-            nTokens = _addToSum(tokens, sums, nTokens, p.token, int256(p.amount));
+            uint256 t;
+            (t, nTokens) = _sumIndex(tokens, sums, nTokens, p.token);
+            sums[t] += int256(p.amount);
         }
         for (uint256 t = 0; t < nTokens; ++t) {
             if (sums[t] != 0) revert ChunkNotConserved(tokens[t], sums[t]);
         }
     }
 
-    function _addToSum(address[] memory tokens, int256[] memory sums, uint256 nTokens, address token, int256 amount)
+    /// @dev Index of `token`'s running sum, appending a zero sum for a token not seen yet.
+    function _sumIndex(address[] memory tokens, int256[] memory sums, uint256 nTokens, address token)
         private
         pure
-        returns (uint256)
+        returns (uint256 index, uint256 newCount)
     {
         for (uint256 t = 0; t < nTokens; ++t) {
-            if (tokens[t] == token) {
-                sums[t] += amount;
-                return nTokens;
-            }
+            if (tokens[t] == token) return (t, nTokens);
         }
         tokens[nTokens] = token;
-        sums[nTokens] = amount;
-        return nTokens + 1;
+        sums[nTokens] = 0;
+        return (nTokens, nTokens + 1);
     }
 }

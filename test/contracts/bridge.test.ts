@@ -268,6 +268,30 @@ describe("DeltaBridge settlement", () => {
       assert.deepEqual(await stateOf(f.bridge, watch), before);
     }
 
+    it("an address word with dirty upper bits, even when a quorum signed over those raw words", async () => {
+      const f = await deployBridge();
+      const { alice, bob, mike } = await withDeposits(f);
+      const s = talkSettlement(alice, bob, mike);
+      const bridgeAddress = await f.bridge.getAddress();
+      // Alice's account word in the calldata, with its top byte set: still "her" 20 bytes.
+      const clean = `000000000000000000000000${alice.slice(2).toLowerCase()}`;
+      const dirtyOf = (data: string): string => {
+        const at = data.indexOf(clean);
+        assert.ok(at > 0, "the account word is in the calldata");
+        return `${data.slice(0, at)}ff${data.slice(at + 2)}`;
+      };
+      // The digest the contract computes over the dirty words (settlementDigest hashes them raw).
+      const digestCall = dirtyOf(f.bridge.interface.encodeFunctionData("settlementDigest", [s]));
+      const dirtyDigest = await f.ethers.provider.call({ to: bridgeAddress, data: digestCall });
+      assert.notEqual(dirtyDigest, settlementDigest(f.domain, s));
+      const sigs = sortByAddress(f.validators.slice(0, 2)).map((w) => w.signingKey.sign(dirtyDigest).serialized);
+      const before = await stateOf(f.bridge, [alice, bob, mike]);
+      const settleCall = dirtyOf(f.bridge.interface.encodeFunctionData("settle", [s, sigs]));
+      await assert.rejects(f.signers[0]!.sendTransaction({ to: bridgeAddress, data: settleCall }), "the ABI decoder refuses the dirty address");
+      assert.deepEqual(await stateOf(f.bridge, [alice, bob, mike]), before);
+      assert.equal(await f.bridge.lastEpoch(), 0n);
+    });
+
     it("a quorum short by one", async () => {
       const f = await deployBridge({ validators: 5, threshold: 3 });
       const { alice, bob, mike } = await withDeposits(f);
