@@ -3,7 +3,8 @@
  * The replicated log with real processes, sockets and disks: three node processes on loopback,
  * each with its own SQLite file. Elect one leader; commit blocks on all; a follower killed with
  * SIGKILL catches up after restart; the leader killed: a new one, no committed entry lost; an
- * outsider's frames are refused; a node with a torn tail recovers.
+ * outsider's frames are refused; a follower behind the leader's compacted log gets a snapshot; a
+ * node with a torn tail recovers.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -42,6 +43,8 @@ describe("replicated log: three real node processes", { timeout: 180_000 }, () =
 
   let committed = 0;
   let reference: string[] = [];
+  /** Entries up to here live only in snapshots (no per-entry hashes on nodes that installed one). */
+  let compactedTo = 0;
 
   it("elects exactly one leader that every node names", async () => {
     const leader = await cluster.waitForLeader(20_000);
@@ -116,10 +119,34 @@ describe("replicated log: three real node processes", { timeout: 180_000 }, () =
     committed = (await proposeAt(cluster.nodes[leaderIndex]!, 10)).lastIndex;
   });
 
+  it("a follower behind the leader's compacted log catches up from a snapshot", async () => {
+    const leaderIndex = await cluster.waitForLeader();
+    const lagging = [0, 1, 2].find((i) => i !== leaderIndex)!;
+    await cluster.nodes[lagging]!.kill("SIGKILL");
+    committed = (await proposeAt(cluster.nodes[leaderIndex]!, 300)).lastIndex;
+    const compacted = await cluster.nodes[leaderIndex]!.request({ cmd: "compact" });
+    assert.ok(Number(compacted["compactedTo"]) >= committed, JSON.stringify(compacted));
+    compactedTo = Number(compacted["compactedTo"]);
+    committed = (await proposeAt(cluster.nodes[leaderIndex]!, 20)).lastIndex;
+    const restarted = await cluster.start(lagging);
+    const installed = await restarted.waitForEvent("snapshot installed", (e) => e.event === "snapshotInstalled", 20_000);
+    assert.ok(Number(installed["index"]) >= Number(compacted["compactedTo"]));
+    // After the snapshot it applies the rest entry by entry, the same as the leader.
+    const from = Number(installed["index"]) + 1;
+    await appliedHashes(restarted, committed);
+    const mine = await restarted.request({ cmd: "hashes", from, to: committed });
+    const leaders = await cluster.nodes[leaderIndex]!.request({ cmd: "hashes", from, to: committed });
+    assert.ok((mine["hashes"] as unknown[]).every((h) => typeof h === "string"));
+    assert.deepEqual(mine["hashes"], leaders["hashes"]);
+  });
+
   it("a node whose last record was torn recovers: it drops the tail and catches up", async () => {
     const leaderIndex = await cluster.waitForLeader();
     const victim = [0, 1, 2].find((i) => i !== leaderIndex)!;
-    const hashesBefore = await appliedHashes(cluster.nodes[victim]!, committed);
+    await appliedHashes(cluster.nodes[victim]!, committed);
+    const from = compactedTo + 1;
+    const hashesBefore = (await cluster.nodes[victim]!.request({ cmd: "hashes", from, to: committed }))["hashes"] as string[];
+    assert.ok(hashesBefore.every((h) => typeof h === "string"), "every entry after the snapshot applied");
     await cluster.nodes[victim]!.kill("SIGKILL");
     // Tear the last record as a crash mid-write would: its data cut short, its hash no longer matching.
     const db = new DatabaseSync(`${cluster.dir}/node${victim}.db`);
@@ -129,8 +156,10 @@ describe("replicated log: three real node processes", { timeout: 180_000 }, () =
     const opened = await restarted.waitForEvent("log opened", (e) => e["message"] === "replicated log opened");
     assert.ok(Number(opened["droppedTail"]) >= 1, `expected a dropped tail: ${JSON.stringify(opened)}`);
     committed = (await proposeAt(cluster.nodes[leaderIndex]!, 10)).lastIndex;
-    const after = await appliedHashes(restarted, committed);
+    await appliedHashes(restarted, committed);
+    const after = (await restarted.request({ cmd: "hashes", from, to: committed }))["hashes"] as string[];
     assert.deepEqual(after.slice(0, hashesBefore.length), hashesBefore);
-    assert.deepEqual(after, await appliedHashes(cluster.nodes[leaderIndex]!, committed));
+    await appliedHashes(cluster.nodes[leaderIndex]!, committed);
+    assert.deepEqual(after, (await cluster.nodes[leaderIndex]!.request({ cmd: "hashes", from, to: committed }))["hashes"]);
   });
 });

@@ -28,6 +28,8 @@ const out = (value: object): void => {
 
 /** Hash of each committed entry by index, so the parent can compare replicas. */
 const applied = new Map<number, string>();
+/** Index of the last snapshot installed from the leader (0: none). */
+let snapshotIndex = 0;
 let appliedCount = 0;
 const log = await ReplicatedLog.open({
   identity: loadIdentity(config.identitySeed),
@@ -41,6 +43,13 @@ const log = await ReplicatedLog.open({
     warn: (fields, message) => out({ event: "log", level: "warn", message, ...fields }),
     error: (fields, message) => out({ event: "log", level: "error", message, ...fields }),
     debug: () => {},
+  },
+  onSnapshot: (snapshot) => {
+    // The application state of this fixture is "how many entries were applied, and their hashes
+    // digest": the snapshot carries it; entries before it are no longer known one by one.
+    applied.clear();
+    snapshotIndex = snapshot.meta.index;
+    out({ event: "snapshotInstalled", index: snapshot.meta.index, term: snapshot.meta.term });
   },
   onCommit: (entry) => {
     if (applied.has(entry.index)) out({ event: "failed", reason: `index ${entry.index} applied twice` });
@@ -81,9 +90,22 @@ lines.on("line", (line) => {
       case "status":
         {
           const { id: nodeId, ...status } = log.status();
-          out({ id: cmd.id, event: "reply", nodeId, ...status, applied: appliedCount });
+          out({ id: cmd.id, event: "reply", nodeId, ...status, applied: appliedCount, snapshotIndex });
         }
         break;
+      case "compact": {
+        // Snapshot everything applied so far and drop it from the log (as the node will with the ledger).
+        const { commitIndex } = log.status();
+        const last = log.entry(commitIndex);
+        if (last === undefined) {
+          out({ id: cmd.id, event: "reply", error: `entry ${commitIndex} not in the log` });
+          break;
+        }
+        const data = new TextEncoder().encode(JSON.stringify({ upTo: commitIndex }));
+        await log.compact({ meta: { index: last.index, term: last.term, hash: last.hash }, data });
+        out({ id: cmd.id, event: "reply", compactedTo: commitIndex });
+        break;
+      }
       case "debug":
         out({ id: cmd.id, event: "reply", ...log.debugState(), loopDelayMaxMs: loopDelay.max / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 });
         break;
