@@ -39,6 +39,7 @@ import {
   type EpochRecord,
   type Holding,
   type LedgerState,
+  type TokenTotals,
 } from "./ledgerState.ts";
 import { buildMerkleTree, getMerkleRoot } from "./merkleTree.ts";
 
@@ -177,6 +178,31 @@ function recordMessage(state: LedgerState, epoch: EpochRecord, message: Committe
   indexShard(state, message.hash).set(message.hash, message);
 }
 
+/**
+ * The checks transfers and withdrawals share, in verdict order (docs/ledger.md): a known or
+ * well-formed token, the signer's next nonce (one sequence for both kinds), the deadline against
+ * the block time, and a hash not applied before. Null when all pass.
+ */
+function checkTokenNonceDeadlineHash(
+  state: LedgerState,
+  m: TransferMessage | WithdrawalMessage,
+  tokenKey: string,
+  totals: TokenTotals | undefined,
+  signer: AccountRecord | undefined,
+  nowSec: bigint,
+): MessageResult | null {
+  if (totals === undefined && !isAddressKey(tokenKey)) {
+    return rejectMessage(m, "INVALID_ADDRESS", "token must be 0x and 40 hex digits");
+  }
+  const badNonce = checkNonce(m.nonce, signer === undefined ? 0n : signer.nonce);
+  if (badNonce !== null) return rejectMessage(m, badNonce.code, badNonce.reason);
+  if (m.deadline < nowSec) {
+    return rejectMessage(m, "DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${nowSec}`);
+  }
+  if (indexShard(state, m.hash).has(m.hash)) return rejectMessage(m, "DUPLICATE", "a message with this hash is already applied");
+  return null;
+}
+
 function applyTransfer(
   state: LedgerState,
   epoch: EpochRecord,
@@ -207,17 +233,8 @@ function applyTransfer(
   }
   if (fromKey === toKeyValue) return rejectMessage(m, "SELF_TRANSFER", "from and to must differ");
   const totals = state.tokens.get(tokenKey);
-  if (totals === undefined && !isAddressKey(tokenKey)) {
-    return rejectMessage(m, "INVALID_ADDRESS", "token must be 0x and 40 hex digits");
-  }
-  const expected = sender === undefined ? 0n : sender.nonce;
-  const badNonce = checkNonce(nonce, expected);
-  if (badNonce !== null) return rejectMessage(m, badNonce.code, badNonce.reason);
-  if (m.deadline < nowSec) {
-    return rejectMessage(m, "DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${nowSec}`);
-  }
-  const shard = indexShard(state, hash);
-  if (shard.has(hash)) return rejectMessage(m, "DUPLICATE", "a message with this hash is already applied");
+  const refused = checkTokenNonceDeadlineHash(state, m, tokenKey, totals, sender, nowSec);
+  if (refused !== null) return refused;
   const debit = amount + fee;
   const from = sender === undefined ? undefined : sender.holdings.get(tokenKey);
   // No token totals means nobody ever deposited the token, so no balance of it exists anywhere.
@@ -228,7 +245,7 @@ function applyTransfer(
 
   // Every check passed; nothing below can refuse. Each update re-reads its holding, so a transfer
   // from or to the fee recipient nets correctly (the holdings may be the same object).
-  sender.nonce = expected + 1n;
+  sender.nonce = nonce + 1n; // the nonce check passed: nonce is the expected one
   from.balance -= debit;
   touch(epoch, epochIndex, sender.address, totals.token, from).delta -= debit;
   const receiver = recipient ?? addAccount(state, toKeyValue);
@@ -281,17 +298,8 @@ function applyWithdrawal(
     if (bad !== null) return rejectMessage(m, bad.code, bad.reason);
   }
   const totals = state.tokens.get(tokenKey);
-  if (totals === undefined && !isAddressKey(tokenKey)) {
-    return rejectMessage(m, "INVALID_ADDRESS", "token must be 0x and 40 hex digits");
-  }
-  const expected = account === undefined ? 0n : account.nonce;
-  const badNonce = checkNonce(nonce, expected);
-  if (badNonce !== null) return rejectMessage(m, badNonce.code, badNonce.reason);
-  if (m.deadline < nowSec) {
-    return rejectMessage(m, "DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${nowSec}`);
-  }
-  const shard = indexShard(state, hash);
-  if (shard.has(hash)) return rejectMessage(m, "DUPLICATE", "a message with this hash is already applied");
+  const refused = checkTokenNonceDeadlineHash(state, m, tokenKey, totals, account, nowSec);
+  if (refused !== null) return refused;
   const holding = account === undefined ? undefined : account.holdings.get(tokenKey);
   if (account === undefined || holding === undefined || totals === undefined || holding.balance < amount) {
     const available = holding === undefined ? 0n : holding.balance;
@@ -300,7 +308,7 @@ function applyWithdrawal(
 
   // PROTOCOL.md §2: the amount leaves the off-chain balance at once. It settles as a negative
   // delta of the account and a payout of the same amount, which keeps the chunk conserving.
-  account.nonce = expected + 1n;
+  account.nonce = nonce + 1n; // the nonce check passed: nonce is the expected one
   holding.balance -= amount;
   const touched = touch(epoch, epochIndex, account.address, totals.token, holding);
   touched.delta -= amount;
