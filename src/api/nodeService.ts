@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * What the REST API needs from a node (STYLE.md: `api/` sees no consensus or ledger internals).
+ * `node.ts` implements it; API tests use a small implementation over a real ledger. Every value
+ * is already in its wire form (decimal strings for amounts, checksummed addresses), so the API
+ * only validates input, calls, and serialises. Methods throw DeltaError for refusals; the API's
+ * one error mapper turns codes into statuses (PROTOCOL.md §2).
+ */
+import type { SignedTransfer, SignedWithdrawal } from "../protocol/index.ts";
+
+/** GET /v1/domain. */
+export interface DomainView {
+  readonly name: "DeltaBridge";
+  readonly version: "1";
+  /** Decimal string. */
+  readonly chainId: string;
+  readonly verifyingContract: string;
+  readonly feeRecipient: string;
+}
+
+/** GET /v1/status. */
+export interface StatusView {
+  readonly address: string;
+  readonly role: "leader" | "follower" | "candidate";
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** The open epoch, decimal string. */
+  readonly epoch: string;
+  readonly lastSettledEpoch: string;
+  readonly peers: readonly { readonly address: string; readonly rest: string }[];
+}
+
+/** GET /v1/accounts/:address. */
+export interface AccountView {
+  readonly address: string;
+  /** The next nonce to sign, decimal string. */
+  readonly nonce: string;
+  /** Token address -> available wei, decimal strings. */
+  readonly balances: Readonly<Record<string, string>>;
+}
+
+/** The answer for one committed write. */
+export interface CommittedView {
+  readonly hash: string;
+  readonly status: "committed";
+  readonly index: number;
+  /** Decimal string. */
+  readonly epoch: string;
+}
+
+/** One item of a batch answer: committed, or refused with a code. */
+export type BatchItemResult = CommittedView | { readonly error: { readonly code: string; readonly message: string } };
+
+/** GET /v1/transfers/:hash. */
+export interface TransferView {
+  readonly hash: string;
+  readonly status: "pending" | "committed" | "settled";
+  readonly index: number | null;
+  readonly epoch: string | null;
+  readonly from: string;
+  readonly to: string;
+  readonly token: string;
+  readonly amount: string;
+  readonly fee: string;
+  readonly nonce: string;
+  readonly deadline: string;
+}
+
+/** GET /v1/epochs/current and /v1/epochs/:n. */
+export interface EpochView {
+  readonly epoch: string;
+  readonly status: "open" | "sealed" | "settled";
+  readonly transfers: number;
+  readonly root: string | null;
+  readonly deltas: readonly { readonly account: string; readonly token: string; readonly delta: string }[];
+  readonly payouts: readonly { readonly account: string; readonly token: string; readonly amount: string }[];
+  readonly settlementTxs: readonly string[];
+}
+
+/** Figures for /metrics, read on each scrape. */
+export interface NodeMetrics {
+  readonly role: "leader" | "follower" | "candidate";
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly mempoolSize: number;
+}
+
+export interface NodeService {
+  domain(): DomainView;
+  status(): StatusView;
+  /** Throws INVALID_ADDRESS / BAD_CHECKSUM for a malformed address (the API checks first). */
+  account(address: string): AccountView;
+  /**
+   * Submits already shape-checked transfers (signatures not yet checked); resolves once each is
+   * committed and applied, or refused, in the order given. Throws NO_LEADER when no leader is
+   * reachable (nothing was applied).
+   */
+  submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]>;
+  /** As submitTransfers, for one withdrawal. */
+  submitWithdrawal(withdrawal: SignedWithdrawal): Promise<BatchItemResult>;
+  /** Undefined when the hash is unknown. */
+  transfer(hash: string): TransferView | undefined;
+  /** `epoch` undefined: the open one. Undefined when it does not exist. */
+  epoch(epoch?: bigint): EpochView | undefined;
+  /** Seals the open epoch if it holds anything; the sealed epoch (decimal) or null. */
+  seal(): Promise<{ readonly epoch: string | null }>;
+  metrics(): NodeMetrics;
+}
