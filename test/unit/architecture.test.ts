@@ -60,7 +60,10 @@ const RULES: Record<string, Rule> = {
   storage: { folders: ["protocol"], packages: ["@noble/hashes/sha2.js", "@noble/hashes/utils.js", "node:sqlite", "node:fs", "node:path", "node:fs/promises", "node:crypto"], pure: false },
   consensus: { folders: ["protocol", "storage"], packages: ["*"], pure: false },
   chain: { folders: ["protocol", "ledger"], packages: ["*"], pure: false },
-  devnet: { folders: ["protocol", "chain"], packages: ["*"], pure: false },
+  devnet: { folders: ["protocol", "chain", "consensus"], packages: ["*"], pure: false },
+  node: { folders: ["protocol", "ledger", "consensus", "api", "storage"], packages: ["*"], pure: false },
+  api: { folders: ["protocol"], packages: ["*"], pure: false },
+  client: { folders: ["protocol"], packages: ["*"], pure: false },
 };
 
 /** Pure files of impure folders (checked like ledger/). */

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The devnet's three nodes, each its own process (`node src/node.ts --config …`), configured for a
+ * running devnet chain: keys, member list, ports, data directories and logs under `dir`. Used by
+ * `npm start` and the integration tests; `stop()` ends every process it started.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, openSync, closeSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Wallet } from "ethers";
+import { exportIdentitySeedHex, generateIdentity, mokkaPublicKeyOf } from "../consensus/index.ts";
+import { freePort } from "./ganache.ts";
+
+const NODE_ENTRY = new URL("../node.ts", import.meta.url).pathname;
+
+export interface DevnetNodesOptions {
+  /** Where configs, data and logs go (created). */
+  readonly dir: string;
+  readonly rpcUrl: string;
+  readonly chainId: number;
+  readonly bridge: string;
+  readonly feeRecipient: string;
+  /** Validator private keys, one per node (their addresses are the bridge's validators). */
+  readonly validatorKeys: readonly string[];
+  readonly adminToken: string;
+  /** REST ports (default: free ones). */
+  readonly restPorts?: readonly number[];
+  readonly host?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface DevnetNode {
+  readonly address: string;
+  readonly rest: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  readonly configPath: string;
+  readonly logPath: string;
+}
+
+export interface DevnetNodes {
+  readonly nodes: readonly DevnetNode[];
+  /** Starts node `i` again from its disk (after it was killed). */
+  restart(i: number): Promise<DevnetNode>;
+  /** SIGTERM to every node still running (SIGKILL after 10 s), and waits for them to exit. */
+  stop(): Promise<void>;
+}
+
+async function answersStatus(rest: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const r = await fetch(`${rest}/v1/status`, { signal: AbortSignal.timeout(1_000) });
+    return r.ok ? ((await r.json()) as Record<string, unknown>) : undefined; // the status body
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until every node answers /v1/status and all name the same leader. */
+export async function waitForClusterReady(rests: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = await Promise.all(rests.map(answersStatus));
+    const leader = statuses[0]?.["leader"];
+    if (statuses.every((s) => s !== undefined && s["leader"] !== null && s["leader"] === leader)) return;
+    if (Date.now() > deadline) throw new Error(`the devnet nodes did not elect a leader within ${timeoutMs} ms: ${JSON.stringify(statuses)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function startDevnetNodes(options: DevnetNodesOptions): Promise<DevnetNodes> {
+  const host = options.host ?? "127.0.0.1";
+  const log = options.log ?? (() => {});
+  const n = options.validatorKeys.length;
+  mkdirSync(options.dir, { recursive: true });
+  const identities = Array.from({ length: n }, () => generateIdentity());
+  const mokkaKeys = identities.map(() => randomBytes(32).toString("hex"));
+  const restPorts = options.restPorts ?? (await Promise.all(identities.map(() => freePort(host))));
+  const transportPorts = await Promise.all(identities.map(() => freePort(host)));
+  const members = identities.map((identity, i) => ({
+    id: identity.id,
+    host,
+    port: transportPorts[i]!,
+    mokkaPublicKey: mokkaPublicKeyOf(mokkaKeys[i]!),
+    rest: `http://${host}:${restPorts[i]}`,
+    address: new Wallet(options.validatorKeys[i]!).address,
+  }));
+  const configPaths = identities.map((identity, i) => {
+    const path = join(options.dir, `node${i + 1}.json`);
+    const config = {
+      host,
+      restPort: restPorts[i],
+      dataDir: join(options.dir, `node${i + 1}`),
+      clusterId: `delta-devnet-${options.bridge.toLowerCase()}`,
+      identitySeed: exportIdentitySeedHex(identity),
+      mokkaPrivateKey: mokkaKeys[i],
+      validatorPrivateKey: options.validatorKeys[i],
+      members,
+      adminToken: options.adminToken,
+      feeRecipient: options.feeRecipient,
+      chain: { rpcUrl: options.rpcUrl, chainId: options.chainId, bridge: options.bridge, confirmations: 1, pollMs: 200, fromBlock: 0 },
+      block: { intervalMs: 5, maxMessages: 2_000 },
+    };
+    mkdirSync(config.dataDir, { recursive: true });
+    writeFileSync(path, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
+    return path;
+  });
+
+  const nodes: DevnetNode[] = [];
+  const spawnNode = (i: number): DevnetNode => {
+    const logPath = join(options.dir, `node${i + 1}.log`);
+    const fd = openSync(logPath, "a");
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", NODE_ENTRY, "--config", configPaths[i]!], {
+      stdio: ["ignore", fd, fd],
+    });
+    closeSync(fd);
+    if (child.pid === undefined) throw new Error(`node ${i + 1} did not start`);
+    const node = { address: members[i]!.address, rest: members[i]!.rest, pid: child.pid, process: child, configPath: configPaths[i]!, logPath };
+    log(`node ${i + 1} started (pid ${child.pid}), REST ${node.rest}, log ${logPath}`);
+    return node;
+  };
+  for (let i = 0; i < n; i++) nodes.push(spawnNode(i));
+
+  const exited = (c: ChildProcess): Promise<void> =>
+    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((resolve) => c.once("exit", () => resolve()));
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(
+      nodes.map(async (node) => {
+        if (node.process.exitCode !== null || node.process.signalCode !== null) return;
+        node.process.kill("SIGTERM");
+        const timer = setTimeout(() => node.process.kill("SIGKILL"), 10_000);
+        await exited(node.process);
+        clearTimeout(timer);
+      }),
+    );
+  };
+  try {
+    await waitForClusterReady(nodes.map((x) => x.rest), 60_000);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return {
+    nodes,
+    restart: async (i) => {
+      const node = spawnNode(i);
+      nodes[i] = node;
+      return node;
+    },
+    stop: stopAll,
+  };
+}

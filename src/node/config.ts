@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * A node's configuration: one zod schema, read from a JSON file with environment overrides, and
+ * validated in one place. A bad config throws INVALID_CONFIG listing every bad field (the entry
+ * point prints it and exits non-zero). Secrets (keys, admin token) are never echoed.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { DeltaError } from "../errors.ts";
+
+const hex32 = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "must be 32 bytes of hex");
+const addressHex = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x address");
+const port = z.int().min(0).max(65_535);
+
+export const MemberSchema = z.strictObject({
+  /** Transport identity public key (64 hex digits). */
+  id: z.string().regex(/^[0-9a-f]{64}$/, "must be the 64-hex transport public key"),
+  host: z.string().min(1),
+  port,
+  /** Compressed secp256k1 Mokka public key, 66 hex digits. */
+  mokkaPublicKey: z.string().regex(/^0[23][0-9a-f]{64}$/, "must be a compressed secp256k1 public key"),
+  /** REST base URL, e.g. http://127.0.0.1:7001 */
+  rest: z.url(),
+  /** The member's validator address (the node's public address). */
+  address: addressHex,
+});
+
+/** The transport listens on this node's own entry of `members` (its host and port). */
+export const ConfigSchema = z.strictObject({
+  /** Listen address of the REST API; loopback unless configured. */
+  host: z.string().default("127.0.0.1"),
+  restPort: port,
+  dataDir: z.string().min(1),
+  clusterId: z.string().min(1),
+  /** Ed25519 seed of the transport identity (hex). */
+  identitySeed: hex32,
+  mokkaPrivateKey: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
+  /** The validator key (signs settlements); never used for Mokka or the transport. */
+  validatorPrivateKey: hex32,
+  members: z.array(MemberSchema).min(3).max(5),
+  adminToken: z.string().min(16, "must be at least 16 characters"),
+  feeRecipient: addressHex,
+  chain: z.strictObject({
+    rpcUrl: z.url(),
+    chainId: z.int().positive(),
+    bridge: addressHex,
+    /** Blocks on top of a deposit's before it is credited (1 on the devnet; see docs/node.md). */
+    confirmations: z.int().min(0).default(1),
+    pollMs: z.int().min(10).default(500),
+    /** First block to scan for deposits (the bridge's deployment block). */
+    fromBlock: z.int().min(0).default(0),
+  }),
+  block: z
+    .strictObject({ intervalMs: z.int().min(1).default(5), maxMessages: z.int().min(1).max(10_000).default(2_000) })
+    .default({ intervalMs: 5, maxMessages: 2_000 }),
+});
+
+export type Config = Readonly<z.output<typeof ConfigSchema>>;
+export type Member = z.output<typeof MemberSchema>;
+
+/** Environment variables that override config fields (strings parsed as the field expects). */
+const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, v: string) => void> = {
+  DELTA_REST_PORT: (raw, v) => (raw["restPort"] = Number(v)),
+  DELTA_HOST: (raw, v) => (raw["host"] = v),
+  DELTA_DATA_DIR: (raw, v) => (raw["dataDir"] = v),
+  DELTA_ADMIN_TOKEN: (raw, v) => (raw["adminToken"] = v),
+};
+
+/** Validates `raw`; throws INVALID_CONFIG listing every bad field. */
+export function parseConfig(raw: unknown): Config {
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new DeltaError("INVALID_CONFIG", `invalid config:\n  ${problems.join("\n  ")}`, { details: { problems } });
+  }
+  return Object.freeze(r.data);
+}
+
+/** Reads the JSON file at `path`, applies DELTA_* environment overrides, validates. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new DeltaError("INVALID_CONFIG", `cannot read config ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new DeltaError("INVALID_CONFIG", `config ${path} must be a JSON object`);
+  const obj = { ...(raw as Record<string, unknown>) }; // a JSON object: plain own properties
+  for (const [name, apply] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v !== undefined) apply(obj, v);
+  }
+  return parseConfig(obj);
+}

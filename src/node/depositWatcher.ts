@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Follows DeltaBridge's `Deposited` events on the leader and turns each, once it has the
+ * configured confirmations, into a deposit entry of the log. Exactly-once crediting is the
+ * ledger's job (a depositId is credited once, whoever proposes it, however often), so the watcher
+ * may rescan: a new leader starts again from the configured first block. RPC errors are retried
+ * with exponential backoff; the watcher never throws.
+ */
+import { Contract, Interface, JsonRpcProvider, getAddress } from "ethers";
+import type { DepositEntry } from "../ledger/index.ts";
+import type { Address } from "../protocol/index.ts";
+import type { ConsensusLogger } from "../consensus/index.ts";
+
+const DEPOSITED = new Interface(["event Deposited(address indexed account, address indexed token, uint256 amount, uint256 depositId)"]);
+/** Most blocks per eth_getLogs call (providers cap ranges). */
+const MAX_RANGE = 5_000;
+
+export interface DepositWatcherChain {
+  readonly rpcUrl: string;
+  readonly chainId: number;
+  readonly bridge: string;
+  readonly confirmations: number;
+  readonly pollMs: number;
+  readonly fromBlock: number;
+}
+
+/** Proposes deposit entries; resolves false when this node no longer leads (the watcher waits). */
+export type ProposeDeposits = (deposits: readonly DepositEntry[]) => Promise<boolean>;
+
+export class DepositWatcher {
+  readonly #chain: DepositWatcherChain;
+  readonly #log: ConsensusLogger;
+  readonly #propose: ProposeDeposits;
+  readonly #provider: JsonRpcProvider;
+  readonly #bridge: Contract;
+  #cursor: number;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #failures = 0;
+
+  constructor(chain: DepositWatcherChain, log: ConsensusLogger, propose: ProposeDeposits) {
+    this.#chain = chain;
+    this.#log = log;
+    this.#propose = propose;
+    this.#cursor = chain.fromBlock;
+    this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true });
+    this.#bridge = new Contract(getAddress(chain.bridge), DEPOSITED, this.#provider);
+  }
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#provider.destroy();
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#poll(), ms);
+  }
+
+  async #poll(): Promise<void> {
+    try {
+      const head = await this.#provider.getBlockNumber();
+      // A deposit in block b has head - b + 1 confirmations.
+      const safe = head - Math.max(1, this.#chain.confirmations) + 1;
+      while (!this.#stopped && this.#cursor <= safe) {
+        const to = Math.min(safe, this.#cursor + MAX_RANGE - 1);
+        const events = await this.#bridge.queryFilter("Deposited", this.#cursor, to);
+        const deposits: DepositEntry[] = [];
+        for (const e of events) {
+          const parsed = DEPOSITED.parseLog(e);
+          if (parsed === null) continue;
+          deposits.push({
+            type: "deposit",
+            depositId: BigInt(parsed.args.getValue("depositId")),
+            account: getAddress(String(parsed.args.getValue("account"))) as Address,
+            token: getAddress(String(parsed.args.getValue("token"))) as Address,
+            amount: BigInt(parsed.args.getValue("amount")),
+          });
+        }
+        if (deposits.length > 0 && !(await this.#propose(deposits))) break; // not leading any more
+        this.#cursor = to + 1;
+      }
+      this.#failures = 0;
+      this.#schedule(this.#chain.pollMs);
+    } catch (error) {
+      this.#failures++;
+      const backoff = Math.min(30_000, this.#chain.pollMs * 2 ** Math.min(this.#failures, 6));
+      this.#log.warn({ failures: this.#failures, retryMs: backoff, reason: error instanceof Error ? error.message.replace(/\/\/[^/@\s]+@/g, "//***@").slice(0, 200) : "unknown" }, "deposit watcher: RPC failed; retrying");
+      this.#schedule(backoff);
+    }
+  }
+}

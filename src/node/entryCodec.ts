@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Ledger entries as replicated-log payloads: JSON with every bigint as a decimal string. Decoding
+ * is strict (zod): a payload that does not decode is refused before the ledger sees it, so a bug
+ * or a hostile leader cannot make `applyEntry` throw on a replica.
+ */
+import { z } from "zod";
+import type { BlockEntry, DepositEntry, LedgerEntry, LedgerMessage, SealEntry, SettledEntry } from "../ledger/index.ts";
+import type { Address, Hash } from "../protocol/index.ts";
+
+const uint = z.string().regex(/^(0|[1-9][0-9]{0,77})$/).transform((s) => BigInt(s));
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((s) => s as Address); // shape checked; the ledger normalises case
+const hash = z.string().regex(/^0x[0-9a-f]{64}$/).transform((s) => s as Hash); // shape checked
+const transfer = z.strictObject({ kind: z.literal("transfer"), hash, from: address, to: address, token: address, amount: uint, fee: uint, nonce: uint, deadline: uint });
+const withdrawal = z.strictObject({ kind: z.literal("withdrawal"), hash, account: address, token: address, amount: uint, nonce: uint, deadline: uint });
+const entrySchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("block"), timestampSec: uint, messages: z.array(z.discriminatedUnion("kind", [transfer, withdrawal])) }),
+  z.strictObject({ type: z.literal("deposit"), depositId: uint, account: address, token: address, amount: uint }),
+  z.strictObject({ type: z.literal("seal"), epoch: uint }),
+  z.strictObject({ type: z.literal("settled"), epoch: uint, txHashes: z.array(hash) }),
+]);
+
+function messageToJson(m: LedgerMessage): Record<string, string> {
+  return m.kind === "transfer"
+    ? { kind: m.kind, hash: m.hash, from: m.from, to: m.to, token: m.token, amount: m.amount.toString(), fee: m.fee.toString(), nonce: m.nonce.toString(), deadline: m.deadline.toString() }
+    : { kind: m.kind, hash: m.hash, account: m.account, token: m.token, amount: m.amount.toString(), nonce: m.nonce.toString(), deadline: m.deadline.toString() };
+}
+
+/** `entry` as log payload bytes. */
+export function encodeEntry(entry: LedgerEntry): Uint8Array {
+  let json: Record<string, unknown>;
+  switch (entry.type) {
+    case "block":
+      json = { type: "block", timestampSec: entry.timestampSec.toString(), messages: entry.messages.map(messageToJson) };
+      break;
+    case "deposit":
+      json = { type: "deposit", depositId: entry.depositId.toString(), account: entry.account, token: entry.token, amount: entry.amount.toString() };
+      break;
+    case "seal":
+      json = { type: "seal", epoch: entry.epoch.toString() };
+      break;
+    case "settled":
+      json = { type: "settled", epoch: entry.epoch.toString(), txHashes: [...entry.txHashes] };
+      break;
+  }
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+/** The entry in `data`, or undefined when it does not decode (never throws). */
+export function decodeEntry(data: Uint8Array): LedgerEntry | undefined {
+  try {
+    const r = entrySchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
+    if (!r.success) return undefined;
+    // The schema's output has exactly the LedgerEntry shapes (bigints, 0x strings).
+    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry;
+  } catch {
+    return undefined;
+  }
+}

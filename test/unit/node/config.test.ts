@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { DeltaError } from "../../../src/errors.ts";
+import { loadConfig, parseConfig } from "../../../src/node/config.ts";
+
+const member = (i: number) => ({
+  id: i.toString(16).padStart(64, "0"),
+  host: "127.0.0.1",
+  port: 7100 + i,
+  mokkaPublicKey: `02${i.toString(16).padStart(64, "0")}`,
+  rest: `http://127.0.0.1:${7000 + i}`,
+  address: `0x${i.toString(16).padStart(40, "0")}`,
+});
+const good = {
+  restPort: 7001,
+  dataDir: "/tmp/x",
+  clusterId: "c",
+  identitySeed: "11".repeat(32),
+  mokkaPrivateKey: "22".repeat(32),
+  validatorPrivateKey: "33".repeat(32),
+  members: [member(1), member(2), member(3)],
+  adminToken: "0123456789abcdef",
+  feeRecipient: `0x${"44".repeat(20)}`,
+  chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 1337, bridge: `0x${"55".repeat(20)}` },
+};
+
+describe("node config", () => {
+  const dir = mkdtempSync(join(tmpdir(), "delta-config-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("accepts a good config with safe defaults (loopback, 1 confirmation, 5 ms / 2,000-message blocks)", () => {
+    const c = parseConfig(good);
+    assert.equal(c.host, "127.0.0.1");
+    assert.equal(c.chain.confirmations, 1);
+    assert.deepEqual(c.block, { intervalMs: 5, maxMessages: 2_000 });
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it("lists every bad field at once, without echoing secrets", () => {
+    const bad = { ...good, restPort: -1, adminToken: "short", members: [member(1)], chain: { ...good.chain, bridge: "0x12" }, extra: true };
+    let error: unknown;
+    try {
+      parseConfig(bad);
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof DeltaError && error.code === "INVALID_CONFIG");
+    for (const field of ["restPort", "adminToken", "members", "chain.bridge", "extra"]) assert.match(error.message, new RegExp(field.replace(".", "\\.")), field);
+    assert.doesNotMatch(error.message, /short/);
+  });
+
+  it("reads a file and applies DELTA_* overrides", () => {
+    const path = join(dir, "node.json");
+    writeFileSync(path, JSON.stringify(good));
+    const c = loadConfig(path, { DELTA_REST_PORT: "7444", DELTA_HOST: "0.0.0.0" });
+    assert.equal(c.restPort, 7444);
+    assert.equal(c.host, "0.0.0.0");
+    assert.throws(() => loadConfig(join(dir, "missing.json"), {}), /cannot read config/);
+  });
+});
