@@ -49,6 +49,10 @@ export const ERROR_CODES = [
   "STORAGE_CORRUPT",
   // Consensus: a cluster size without a safe majority (3 or 5 only)
   "INVALID_CLUSTER_SIZE",
+  // Client (src/client): raised in the caller's process, never answered by a node
+  "NODE_UNREACHABLE",
+  "REQUEST_TIMEOUT",
+  "BAD_RESPONSE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

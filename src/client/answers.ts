@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The node's answers (PROTOCOL.md §2) as typed values: decimal strings that are amounts, nonces,
+ * deadlines or epochs become bigint; addresses are checked and checksummed. A node that answers
+ * anything else is refused with BAD_RESPONSE rather than handed on half-parsed: a wrong balance or
+ * nonce read as a number would be silently rounded, and a script would sign the wrong nonce.
+ */
+import { type Address, type BridgeDomain, checkAddress, checkIntDecimal, checkUintDecimal, type Hash } from "../protocol/index.ts";
+import { DeltaClientError, isRecord } from "./clientError.ts";
+
+/** GET /v1/domain: the EIP-712 domain (usable as is by the signing helpers) plus the fee recipient. */
+export interface DomainInfo extends BridgeDomain {
+  readonly feeRecipient: Address;
+}
+
+/** A node's Raft role. */
+export type NodeRole = "leader" | "follower" | "candidate";
+
+/** GET /v1/status. */
+export interface StatusInfo {
+  readonly address: Address;
+  readonly role: NodeRole;
+  readonly term: number;
+  readonly leader: Address | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** The open epoch. */
+  readonly epoch: bigint;
+  readonly lastSettledEpoch: bigint;
+  readonly peers: readonly { readonly address: Address; readonly rest: string }[];
+}
+
+/** GET /v1/accounts/:address. */
+export interface AccountInfo {
+  readonly address: Address;
+  /** The next nonce to sign (shared by transfers and withdrawals). */
+  readonly nonce: bigint;
+  /** Available off-chain wei by checksummed token address; tokens never held are absent. */
+  readonly balances: Readonly<Record<Address, bigint>>;
+}
+
+/** A write committed on a quorum and applied (POST /v1/transfers, /v1/withdrawals, batch items). */
+export interface CommittedResult {
+  readonly hash: Hash;
+  readonly status: "committed";
+  /** Log index of the block that holds it. */
+  readonly index: number;
+  readonly epoch: bigint;
+}
+
+/** One refused batch item, with the code and message the node gave. */
+export interface RefusedResult {
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+/** One item of POST /v1/transfers/batch, in the order sent; narrow with `"error" in result`. */
+export type BatchItemResult = CommittedResult | RefusedResult;
+
+/** Lifecycle of a known transfer. */
+export type TransferStatus = "pending" | "committed" | "settled";
+
+/** GET /v1/transfers/:hash. */
+export interface TransferInfo {
+  readonly hash: Hash;
+  readonly status: TransferStatus;
+  /** Null while pending. */
+  readonly index: number | null;
+  /** Null while pending. */
+  readonly epoch: bigint | null;
+  readonly from: Address;
+  readonly to: Address;
+  readonly token: Address;
+  readonly amount: bigint;
+  readonly fee: bigint;
+  readonly nonce: bigint;
+  /** Unix seconds. */
+  readonly deadline: bigint;
+}
+
+/** Lifecycle of an epoch. */
+export type EpochStatus = "open" | "sealed" | "settled";
+
+/** GET /v1/epochs/current and /v1/epochs/:n. */
+export interface EpochInfo {
+  readonly epoch: bigint;
+  readonly status: EpochStatus;
+  /** Transfers and withdrawals applied in it. */
+  readonly transfers: number;
+  /** Transfers root; null while open. */
+  readonly root: Hash | null;
+  /** Signed wei changes of settled balances. */
+  readonly deltas: readonly { readonly account: Address; readonly token: Address; readonly delta: bigint }[];
+  readonly payouts: readonly { readonly account: Address; readonly token: Address; readonly amount: bigint }[];
+  readonly settlementTxs: readonly Hash[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field readers. `where` names the request, so a BAD_RESPONSE says which answer was wrong.
+
+function bad(where: string, field: string, reason: string): DeltaClientError {
+  return new DeltaClientError("BAD_RESPONSE", `${where}: ${field} ${reason}`, { details: { request: where, field } });
+}
+
+function record(value: unknown, where: string, field: string): Record<string, unknown> {
+  if (!isRecord(value)) throw bad(where, field, "is not a JSON object");
+  return value;
+}
+
+function array(value: unknown, where: string, field: string): readonly unknown[] {
+  if (!Array.isArray(value)) throw bad(where, field, "is not a JSON array");
+  return value;
+}
+
+function string(value: unknown, where: string, field: string): string {
+  if (typeof value !== "string") throw bad(where, field, "is not a string");
+  return value;
+}
+
+function address(value: unknown, where: string, field: string): Address {
+  const check = checkAddress(string(value, where, field));
+  if (!check.ok) throw bad(where, field, check.reason);
+  return check.address;
+}
+
+function uint(value: unknown, where: string, field: string): bigint {
+  const check = checkUintDecimal(string(value, where, field));
+  if (!check.ok) throw bad(where, field, check.reason);
+  return check.value;
+}
+
+function int(value: unknown, where: string, field: string): bigint {
+  const check = checkIntDecimal(string(value, where, field));
+  if (!check.ok) throw bad(where, field, check.reason);
+  return check.value;
+}
+
+/** A JSON number that is a non-negative safe integer (log indexes, terms, counts). */
+function count(value: unknown, where: string, field: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw bad(where, field, "is not a non-negative integer");
+  }
+  return value;
+}
+
+const HASH_PATTERN = /^0x[0-9a-f]{64}$/;
+/** Transaction hashes too; §2 says hashes are lowercase, but a node proxying a chain RPC may not lowercase them. */
+function hash(value: unknown, where: string, field: string): Hash {
+  const text = string(value, where, field).toLowerCase();
+  if (!HASH_PATTERN.test(text)) throw bad(where, field, "is not 0x followed by 64 hex digits");
+  // Checked against the 0x + 64 hex digits pattern just above.
+  return text as Hash;
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], where: string, field: string): T {
+  const text = string(value, where, field);
+  const found = allowed.find((item) => item === text);
+  if (found === undefined) throw bad(where, field, `is not one of ${allowed.join(", ")}`);
+  return found;
+}
+
+function nullable<T>(value: unknown, read: (v: unknown, where: string, field: string) => T, where: string, field: string): T | null {
+  return value === null ? null : read(value, where, field);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers.
+
+/** Parses GET /v1/domain; throws DeltaClientError BAD_RESPONSE. */
+export function parseDomainAnswer(body: unknown, where: string): DomainInfo {
+  const b = record(body, where, "body");
+  if (b.name !== "DeltaBridge") throw bad(where, "name", `is not "DeltaBridge"`);
+  if (b.version !== "1") throw bad(where, "version", `is not "1"`);
+  return {
+    name: "DeltaBridge",
+    version: "1",
+    chainId: uint(b.chainId, where, "chainId"),
+    verifyingContract: address(b.verifyingContract, where, "verifyingContract"),
+    feeRecipient: address(b.feeRecipient, where, "feeRecipient"),
+  };
+}
+
+const ROLES: readonly NodeRole[] = ["leader", "follower", "candidate"];
+
+/** Parses GET /v1/status; throws DeltaClientError BAD_RESPONSE. */
+export function parseStatusAnswer(body: unknown, where: string): StatusInfo {
+  const b = record(body, where, "body");
+  return {
+    address: address(b.address, where, "address"),
+    role: oneOf(b.role, ROLES, where, "role"),
+    term: count(b.term, where, "term"),
+    leader: nullable(b.leader, address, where, "leader"),
+    commitIndex: count(b.commitIndex, where, "commitIndex"),
+    appliedIndex: count(b.appliedIndex, where, "appliedIndex"),
+    epoch: uint(b.epoch, where, "epoch"),
+    lastSettledEpoch: uint(b.lastSettledEpoch, where, "lastSettledEpoch"),
+    peers: array(b.peers, where, "peers").map((item, i) => {
+      const p = record(item, where, `peers[${i}]`);
+      return { address: address(p.address, where, `peers[${i}].address`), rest: string(p.rest, where, `peers[${i}].rest`) };
+    }),
+  };
+}
+
+/** Parses GET /v1/accounts/:address; throws DeltaClientError BAD_RESPONSE. */
+export function parseAccountAnswer(body: unknown, where: string): AccountInfo {
+  const b = record(body, where, "body");
+  const balances: Record<Address, bigint> = {};
+  // Keys are checked as addresses first, so "__proto__" and the like never become keys.
+  for (const [token, amount] of Object.entries(record(b.balances, where, "balances"))) {
+    balances[address(token, where, "balances key")] = uint(amount, where, `balances[${token}]`);
+  }
+  return { address: address(b.address, where, "address"), nonce: uint(b.nonce, where, "nonce"), balances };
+}
+
+/** Parses a committed write (`{ hash, status: "committed", index, epoch }`); throws DeltaClientError BAD_RESPONSE. */
+export function parseCommittedAnswer(body: unknown, where: string, field = "body"): CommittedResult {
+  const b = record(body, where, field);
+  if (b.status !== "committed") throw bad(where, `${field}.status`, `is not "committed"`);
+  return {
+    hash: hash(b.hash, where, `${field}.hash`),
+    status: "committed",
+    index: count(b.index, where, `${field}.index`),
+    epoch: uint(b.epoch, where, `${field}.epoch`),
+  };
+}
+
+/** Parses a batch answer, checking it holds exactly `expected` results; throws DeltaClientError BAD_RESPONSE. */
+export function parseBatchAnswer(body: unknown, where: string, expected: number): BatchItemResult[] {
+  const results = array(record(body, where, "body").results, where, "results");
+  if (results.length !== expected) throw bad(where, "results", `holds ${results.length} items for ${expected} transfers sent`);
+  return results.map((item, i): BatchItemResult => {
+    const field = `results[${i}]`;
+    const r = record(item, where, field);
+    if (r.error === undefined) return parseCommittedAnswer(r, where, field);
+    const e = record(r.error, where, `${field}.error`);
+    return { error: { code: string(e.code, where, `${field}.error.code`), message: string(e.message, where, `${field}.error.message`) } };
+  });
+}
+
+const TRANSFER_STATUSES: readonly TransferStatus[] = ["pending", "committed", "settled"];
+
+/** Parses GET /v1/transfers/:hash; throws DeltaClientError BAD_RESPONSE. */
+export function parseTransferAnswer(body: unknown, where: string): TransferInfo {
+  const b = record(body, where, "body");
+  return {
+    hash: hash(b.hash, where, "hash"),
+    status: oneOf(b.status, TRANSFER_STATUSES, where, "status"),
+    index: nullable(b.index, count, where, "index"),
+    epoch: nullable(b.epoch, uint, where, "epoch"),
+    from: address(b.from, where, "from"),
+    to: address(b.to, where, "to"),
+    token: address(b.token, where, "token"),
+    amount: uint(b.amount, where, "amount"),
+    fee: uint(b.fee, where, "fee"),
+    nonce: uint(b.nonce, where, "nonce"),
+    deadline: uint(b.deadline, where, "deadline"),
+  };
+}
+
+const EPOCH_STATUSES: readonly EpochStatus[] = ["open", "sealed", "settled"];
+
+/** Parses GET /v1/epochs/current or /v1/epochs/:n; throws DeltaClientError BAD_RESPONSE. */
+export function parseEpochAnswer(body: unknown, where: string): EpochInfo {
+  const b = record(body, where, "body");
+  return {
+    epoch: uint(b.epoch, where, "epoch"),
+    status: oneOf(b.status, EPOCH_STATUSES, where, "status"),
+    transfers: count(b.transfers, where, "transfers"),
+    root: nullable(b.root, hash, where, "root"),
+    deltas: array(b.deltas, where, "deltas").map((item, i) => {
+      const d = record(item, where, `deltas[${i}]`);
+      return {
+        account: address(d.account, where, `deltas[${i}].account`),
+        token: address(d.token, where, `deltas[${i}].token`),
+        delta: int(d.delta, where, `deltas[${i}].delta`),
+      };
+    }),
+    payouts: array(b.payouts, where, "payouts").map((item, i) => {
+      const p = record(item, where, `payouts[${i}]`);
+      return {
+        account: address(p.account, where, `payouts[${i}].account`),
+        token: address(p.token, where, `payouts[${i}].token`),
+        amount: uint(p.amount, where, `payouts[${i}].amount`),
+      };
+    }),
+    settlementTxs: array(b.settlementTxs, where, "settlementTxs").map((tx, i) => hash(tx, where, `settlementTxs[${i}]`)),
+  };
+}
+
+/** Parses POST /v1/admin/seal: the sealed epoch, or null when the open one was empty; throws BAD_RESPONSE. */
+export function parseSealAnswer(body: unknown, where: string): bigint | null {
+  return nullable(record(body, where, "body").epoch, uint, where, "epoch");
+}

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * DeltaClient: PROTOCOL.md §2 over fetch, with bigint amounts in and out.
+ *
+ * Retries: a 503 (no leader reachable) and a failed connection are retried with backoff, moving on
+ * to the next base URL each time, since another node may be up or may reach the leader. Any other
+ * answer is final: a 4xx refusal changed nothing and would be refused again. A timeout is final
+ * too: the node may have received the write and may still commit it, so re-sending could earn a
+ * DUPLICATE for a transfer that went through; the caller should look it up by hash first.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  encodeTransferRequest,
+  encodeWithdrawalRequest,
+  parseAddress,
+  type SignedTransfer,
+  type SignedWithdrawal,
+  toDecimal,
+  TRANSFER_BATCH_MAX,
+  type TransferRequestJson,
+  type WithdrawalRequestJson,
+} from "../protocol/index.ts";
+import {
+  type AccountInfo,
+  type BatchItemResult,
+  type CommittedResult,
+  type DomainInfo,
+  type EpochInfo,
+  parseAccountAnswer,
+  parseBatchAnswer,
+  parseCommittedAnswer,
+  parseDomainAnswer,
+  parseEpochAnswer,
+  parseSealAnswer,
+  parseStatusAnswer,
+  parseTransferAnswer,
+  type StatusInfo,
+  type TransferInfo,
+} from "./answers.ts";
+import { backoffMs, checkRetryOptions, DEFAULT_RETRY, parseRetryAfterMs, type RetryOptions } from "./backoff.ts";
+import { DeltaClientError, errorFromAnswer } from "./clientError.ts";
+
+/** Options shared by both ways of naming the nodes. */
+export interface DeltaClientCommonOptions {
+  /** The fetch to use (default: the global one); tests and instrumented callers pass their own. */
+  readonly fetch?: typeof fetch;
+  /** Retry policy for 503 and connection failures; missing fields take DEFAULT_RETRY's. */
+  readonly retry?: Partial<RetryOptions>;
+  /** Per try, from sending to the last byte of the answer (default 30,000: a big batch waits for its commit). */
+  readonly timeoutMs?: number;
+}
+
+/** Constructor options: one node's base URL (e.g. `http://127.0.0.1:7001`, without /v1), or several. */
+export type DeltaClientOptions = DeltaClientCommonOptions &
+  ({ readonly baseUrl: string; readonly baseUrls?: undefined } | { readonly baseUrls: readonly string[]; readonly baseUrl?: undefined });
+
+/** Options of submitTransfers. */
+export interface SubmitTransfersOptions {
+  /** Transfers per request, 1 to TRANSFER_BATCH_MAX (the default). */
+  readonly batchSize?: number;
+}
+
+/** Default per-try timeout. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+interface Node {
+  /** Base URL as given, without a trailing slash. */
+  readonly url: string;
+  /** The same without credentials or query, safe for messages and logs (STYLE.md: no secrets). */
+  readonly label: string;
+}
+
+interface RequestSpec {
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Answer undefined on 404 instead of throwing. */
+  readonly notFoundOk?: boolean;
+}
+
+type TryOutcome =
+  | { readonly kind: "answer"; readonly status: number; readonly text: string; readonly retryAfter: string | null }
+  | { readonly kind: "unreachable"; readonly cause: unknown }
+  | { readonly kind: "timeout"; readonly cause: unknown };
+
+/** A typed client of one delta-sidechain cluster (PROTOCOL.md §2). Holds no connections; nothing to close. */
+export class DeltaClient {
+  readonly #nodes: readonly Node[];
+  readonly #fetch: typeof fetch;
+  readonly #retry: RetryOptions;
+  readonly #timeoutMs: number;
+  /** The node tried first: the last one that answered, so a client stays on a live node. */
+  #current = 0;
+
+  /** @throws DeltaClientError INVALID_CONFIG on no base URL, a malformed one, or bad retry or timeout options */
+  constructor(options: DeltaClientOptions) {
+    const urls = options.baseUrls ?? (options.baseUrl === undefined ? [] : [options.baseUrl]);
+    if (urls.length === 0) throw new DeltaClientError("INVALID_CONFIG", "DeltaClient needs baseUrl or a non-empty baseUrls");
+    this.#nodes = urls.map(toNode);
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    const retryProblem = checkRetryOptions(this.#retry);
+    if (retryProblem !== undefined) throw new DeltaClientError("INVALID_CONFIG", retryProblem);
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
+      throw new DeltaClientError("INVALID_CONFIG", "timeoutMs must be a number > 0");
+    }
+  }
+
+  /** GET /v1/domain: the EIP-712 domain (chainId bigint) and the fee recipient. */
+  async domain(): Promise<DomainInfo> {
+    return parseDomainAnswer(await this.#call({ method: "GET", path: "/v1/domain" }), "GET /v1/domain");
+  }
+
+  /** GET /v1/status of whichever node answers. */
+  async status(): Promise<StatusInfo> {
+    return parseStatusAnswer(await this.#call({ method: "GET", path: "/v1/status" }), "GET /v1/status");
+  }
+
+  /** GET /v1/accounts/:address: next nonce and available balances. Throws DeltaError INVALID_ADDRESS/BAD_CHECKSUM before sending. */
+  async account(address: string): Promise<AccountInfo> {
+    const path = `/v1/accounts/${parseAddress(address)}`;
+    return parseAccountAnswer(await this.#call({ method: "GET", path }), `GET ${path}`);
+  }
+
+  /** The next nonce `address` should sign (its account's `nonce`). */
+  async nextNonce(address: string): Promise<bigint> {
+    return (await this.account(address)).nonce;
+  }
+
+  /** GET /v1/transfers/:hash; undefined when the node does not know the hash (404). */
+  async transfer(hash: string): Promise<TransferInfo | undefined> {
+    const path = `/v1/transfers/${encodeURIComponent(hash)}`;
+    const body = await this.#call({ method: "GET", path, notFoundOk: true });
+    return body === undefined ? undefined : parseTransferAnswer(body, `GET ${path}`);
+  }
+
+  /** GET /v1/epochs/:n, or /v1/epochs/current when `n` is omitted; undefined when it does not exist (404). */
+  async epoch(n?: bigint): Promise<EpochInfo | undefined> {
+    const path = n === undefined ? "/v1/epochs/current" : `/v1/epochs/${toDecimal(n)}`;
+    const body = await this.#call({ method: "GET", path, notFoundOk: true });
+    return body === undefined ? undefined : parseEpochAnswer(body, `GET ${path}`);
+  }
+
+  /** POST /v1/transfers; resolves once committed on a quorum and applied, else throws the node's refusal. */
+  async submitTransfer(signed: SignedTransfer): Promise<CommittedResult> {
+    const body = await this.#call({ method: "POST", path: "/v1/transfers", body: transferBody(signed) });
+    return parseCommittedAnswer(body, "POST /v1/transfers");
+  }
+
+  /**
+   * POST /v1/transfers/batch, split into requests of at most TRANSFER_BATCH_MAX sent one after the
+   * other (an account's consecutive nonces may straddle two requests); one result per transfer, in
+   * the order given. A request that fails throws, with the results answered so far in
+   * `details.results`.
+   */
+  async submitTransfers(signed: readonly SignedTransfer[], options: SubmitTransfersOptions = {}): Promise<BatchItemResult[]> {
+    const size = options.batchSize ?? TRANSFER_BATCH_MAX;
+    if (!Number.isSafeInteger(size) || size < 1 || size > TRANSFER_BATCH_MAX) {
+      throw new DeltaClientError("BATCH_SIZE", `batchSize must be an integer from 1 to ${TRANSFER_BATCH_MAX}`);
+    }
+    // Encoded before anything is sent, so a malformed address refuses the call without a partial submission.
+    const bodies = signed.map(transferBody);
+    const results: BatchItemResult[] = [];
+    const requests = Math.ceil(bodies.length / size);
+    for (let k = 0; k < requests; k++) {
+      const transfers = bodies.slice(k * size, (k + 1) * size);
+      try {
+        const answer = await this.#call({ method: "POST", path: "/v1/transfers/batch", body: { transfers } });
+        for (const result of parseBatchAnswer(answer, "POST /v1/transfers/batch", transfers.length)) results.push(result);
+      } catch (error) {
+        if (!(error instanceof DeltaClientError) || requests === 1) throw error;
+        throw new DeltaClientError(
+          error.code,
+          `${error.message} (request ${k + 1} of ${requests}; the ${results.length} transfers before it were answered: details.results)`,
+          {
+            ...(error.status === undefined ? {} : { status: error.status }),
+            ...(error.serverCode === undefined ? {} : { serverCode: error.serverCode }),
+            details: { ...error.details, results: results.slice() },
+            cause: error,
+          },
+        );
+      }
+    }
+    return results;
+  }
+
+  /** POST /v1/withdrawals; resolves once committed (the amount has left the off-chain balance). */
+  async submitWithdrawal(signed: SignedWithdrawal): Promise<CommittedResult> {
+    const body = await this.#call({ method: "POST", path: "/v1/withdrawals", body: withdrawalBody(signed) });
+    return parseCommittedAnswer(body, "POST /v1/withdrawals");
+  }
+
+  /** POST /v1/admin/seal with the admin token: the sealed epoch, or null when the open one was empty. */
+  async seal(adminToken: string): Promise<bigint | null> {
+    const body = await this.#call({
+      method: "POST",
+      path: "/v1/admin/seal",
+      body: {},
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    return parseSealAnswer(body, "POST /v1/admin/seal");
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** One request with retries and rotation: the parsed JSON of a 2xx answer, or undefined on an allowed 404. */
+  async #call(spec: RequestSpec): Promise<unknown> {
+    const request = `${spec.method} ${spec.path}`;
+    const count = this.#nodes.length;
+    let backoffs = 0;
+    for (let attempt = 1; ; attempt++) {
+      const node = this.#nodes[this.#current % count];
+      // #current stays in 0..count-1 and count >= 1 (checked in the constructor).
+      if (node === undefined) throw new DeltaClientError("INTERNAL", "DeltaClient lost its node list");
+      const outcome = await this.#try(node, spec);
+      let failure: DeltaClientError;
+      let retryAfterMs: number | undefined;
+      if (outcome.kind === "answer") {
+        if (outcome.status >= 200 && outcome.status < 300) return parseJson(outcome.text, request, outcome.status);
+        if (outcome.status === 404 && spec.notFoundOk === true) return undefined;
+        failure = errorFromAnswer(outcome.status, outcome.text, request);
+        if (outcome.status !== 503) throw failure;
+        retryAfterMs = parseRetryAfterMs(outcome.retryAfter);
+      } else if (outcome.kind === "timeout") {
+        throw new DeltaClientError(
+          "REQUEST_TIMEOUT",
+          `${request} to ${node.label} got no answer within ${this.#timeoutMs} ms; a write may still commit, so look it up by hash before sending it again`,
+          { details: { request, node: node.label }, cause: outcome.cause },
+        );
+      } else {
+        failure = new DeltaClientError(
+          "NODE_UNREACHABLE",
+          `${request}: could not reach ${node.label} (${describe(outcome.cause)}), ${attempt} of ${this.#retry.attempts} tries over ${count} node(s)`,
+          { details: { request, node: node.label }, cause: outcome.cause },
+        );
+      }
+      if (attempt >= this.#retry.attempts) throw failure;
+      this.#current = (this.#current + 1) % count;
+      // A refused connection says nothing about the other nodes: try each once before waiting.
+      const wait =
+        retryAfterMs ?? (outcome.kind === "unreachable" && attempt % count !== 0 ? 0 : backoffMs(backoffs++, this.#retry));
+      if (wait > 0) await delay(wait);
+    }
+  }
+
+  /** One try against one node; never throws. */
+  async #try(node: Node, spec: RequestSpec): Promise<TryOutcome> {
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const headers: Record<string, string> = { accept: "application/json", ...spec.headers };
+    if (spec.body !== undefined) headers["content-type"] = "application/json";
+    const send = this.#fetch;
+    try {
+      const response = await send(node.url + spec.path, {
+        method: spec.method,
+        headers,
+        ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
+        signal,
+      });
+      // Read inside the try: the timeout covers the body, which a batch answer makes large.
+      const text = await response.text();
+      return { kind: "answer", status: response.status, text, retryAfter: response.headers.get("retry-after") };
+    } catch (cause) {
+      return signal.aborted ? { kind: "timeout", cause } : { kind: "unreachable", cause };
+    }
+  }
+}
+
+function toNode(url: string): Node {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new DeltaClientError("INVALID_CONFIG", `base URL is not a URL: ${JSON.stringify(url.slice(0, 80))}`, { cause });
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new DeltaClientError("INVALID_CONFIG", `base URL must be http: or https:, got ${parsed.protocol}`);
+  }
+  const trimmed = url.replace(/\/+$/, "");
+  return { url: trimmed, label: `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}` };
+}
+
+function parseJson(text: string, request: string, status: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new DeltaClientError("BAD_RESPONSE", `${request} answered HTTP ${status} with a body that is not JSON`, {
+      status,
+      details: { request },
+      cause,
+    });
+  }
+}
+
+/** The innermost useful reason of a fetch failure (undici wraps ECONNREFUSED in "fetch failed"). */
+function describe(cause: unknown): string {
+  if (cause instanceof Error) {
+    const inner: unknown = cause.cause;
+    if (inner instanceof Error) {
+      const code: unknown = Reflect.get(inner, "code");
+      return typeof code === "string" ? code : inner.message;
+    }
+    return cause.message;
+  }
+  return String(cause);
+}
+
+/** The wire body of a transfer: decimal strings, addresses checksummed (PROTOCOL.md §2 answers in that form too). */
+function transferBody(t: SignedTransfer): TransferRequestJson {
+  return encodeTransferRequest({
+    ...t,
+    from: parseAddress(t.from, "from"),
+    to: parseAddress(t.to, "to"),
+    token: parseAddress(t.token, "token"),
+  });
+}
+
+function withdrawalBody(w: SignedWithdrawal): WithdrawalRequestJson {
+  return encodeWithdrawalRequest({ ...w, account: parseAddress(w.account, "account"), token: parseAddress(w.token, "token") });
+}
