@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
-import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView } from "../api/nodeService.ts";
+import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView } from "../api/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode } from "../errors.ts";
 import {

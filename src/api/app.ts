@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The REST API of PROTOCOL.md §2 as an express 5 app over a `NodeService`. The API validates
+ * (protocol/ schemas, path parameters), calls the service, and serialises; it sees no consensus
+ * or ledger internals (STYLE.md). Every failure goes through one mapper (errors.ts) to
+ * `{ "error": { code, message } }`. Nothing is applied before validation passes, so a refused
+ * request changes nothing.
+ *
+ * Not yet served (they come with settlement): `GET /v1/transfers/:hash/proof` and
+ * `GET /v1/epochs/:n/settlement`; until then they answer 404 NOT_FOUND like any unknown route.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Registry } from "prom-client";
+import { DeltaError, isErrorCode } from "../errors.ts";
+import {
+  checkAddress,
+  checkUintDecimal,
+  MAX_UINT64,
+  type ParseResult,
+  type SignedTransfer,
+  tryParseAdminSealRequest,
+  tryParseTransferBatchRequest,
+  tryParseTransferRequest,
+  tryParseWithdrawalRequest,
+} from "../protocol/index.ts";
+import { answerForCode, toErrorAnswer } from "./errors.ts";
+import { createApiMetrics, type ApiMetrics } from "./metrics.ts";
+import type { BatchItemResult, CommittedView, NodeService } from "./nodeService.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+
+/** PROTOCOL.md §2: bodies over 8 MiB are refused with 413. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** The pino methods the API uses: `(fields, constant message)`. A pino Logger fits. */
+export interface ApiLogger {
+  error(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Options of createApi. */
+export interface ApiOptions {
+  /** Bearer token of `POST /v1/admin/seal`; must not be empty. Never logged. */
+  readonly adminToken: string;
+  /** Where the API logs (500s with stacks, refused admin tokens, seals); silent when absent. */
+  readonly logger?: ApiLogger;
+  /** Largest accepted body, bytes; default 8 MiB (PROTOCOL.md §2). */
+  readonly maxBodyBytes?: number;
+  /** Registry to add the API's metrics to (so node.ts can serve its own beside them); a new one when absent. */
+  readonly metricsRegistry?: Registry;
+}
+
+const SILENT: ApiLogger = { error() {}, warn() {}, info() {}, debug() {} };
+
+/** Routes whose answer time is the submit latency. */
+const SUBMIT_ROUTES: ReadonlySet<string> = new Set(["/v1/transfers", "/v1/transfers/batch", "/v1/withdrawals"]);
+
+const HASH_RE = /^0x[0-9a-fA-F]{64}$/;
+const BEARER_RE = /^Bearer +(\S+) *$/i;
+
+// ---------------------------------------------------------------------------------------------
+// Path parameters.
+
+function parseAddressParam(text: string): string {
+  const check = checkAddress(text);
+  if (!check.ok) throw new DeltaError(check.code, `the address in the path ${check.reason}`);
+  return check.address;
+}
+
+function parseHashParam(text: string): string {
+  if (!HASH_RE.test(text)) throw new DeltaError("INVALID_HASH", "the hash in the path must be 0x followed by 64 hex digits (an EIP-712 digest)");
+  // PROTOCOL.md: hashes are lowercase hex; any case is accepted on the way in.
+  return text.toLowerCase();
+}
+
+function parseEpochParam(text: string): bigint {
+  const check = checkUintDecimal(text, MAX_UINT64, "uint64 (2^64 - 1)");
+  if (!check.ok) throw new DeltaError("INVALID_BODY", `the epoch number in the path ${check.reason}`);
+  return check.value;
+}
+
+function unwrap<T>(result: ParseResult<T>): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Middleware.
+
+/** Tags the request with its route pattern, for metrics and logs (low cardinality, unlike the path). */
+function routeTag(pattern: string) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.locals["route"] = pattern;
+    next();
+  };
+}
+
+function routeOf(res: Response): string {
+  const route: unknown = res.locals["route"];
+  return typeof route === "string" ? route : "unmatched";
+}
+
+/** PROTOCOL.md §2 "JSON in": a write's body must be application/json (415 otherwise). */
+function requireJson(allowNoBody: boolean) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const kind = req.is("application/json");
+    // req.is: null when the request has no body at all, false when its type is something else.
+    if (kind === null && allowNoBody) return next();
+    if (typeof kind !== "string") {
+      throw new DeltaError("UNSUPPORTED_MEDIA_TYPE", "send the body as JSON with Content-Type: application/json");
+    }
+    next();
+  };
+}
+
+/**
+ * `Authorization: Bearer <token>`, compared in constant time: both sides are hashed first so that
+ * timingSafeEqual sees equal lengths and the token's length does not leak either.
+ */
+function requireAdmin(adminToken: string, log: ApiLogger) {
+  const expected = createHash("sha256").update(adminToken, "utf8").digest();
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const header = req.get("authorization");
+    const match = header === undefined ? null : BEARER_RE.exec(header);
+    const given = match?.[1];
+    if (given === undefined) {
+      log.warn({ route: routeOf(res), reason: "missing" }, "admin request refused");
+      throw new DeltaError("UNAUTHORIZED", "send the admin token as Authorization: Bearer <token>");
+    }
+    if (!timingSafeEqual(createHash("sha256").update(given, "utf8").digest(), expected)) {
+      log.warn({ route: routeOf(res), reason: "wrong token" }, "admin request refused");
+      throw new DeltaError("UNAUTHORIZED", "the admin token is wrong");
+    }
+    next();
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app.
+
+/**
+ * The REST API of PROTOCOL.md §2 over `service` (without the proof and settlement routes yet).
+ * Start it with `app.listen(port, host)`. Throws DeltaError INVALID_CONFIG for an empty admin
+ * token or a body limit that is not a positive integer.
+ */
+export function createApi(service: NodeService, options: ApiOptions): Express {
+  const log = options.logger ?? SILENT;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (options.adminToken.length === 0) throw new DeltaError("INVALID_CONFIG", "the admin token must not be empty");
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
+    throw new DeltaError("INVALID_CONFIG", "maxBodyBytes must be a positive integer", { details: { maxBodyBytes } });
+  }
+  const metrics = createApiMetrics(options.metricsRegistry);
+  const openApi = buildOpenApiDocument();
+  const json = express.json({ limit: maxBodyBytes, type: "application/json", strict: true });
+  const writeBody = [requireJson(false), json];
+  const admin = requireAdmin(options.adminToken, log);
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const startedMs = performance.now();
+    res.on("finish", () => {
+      const route = routeOf(res);
+      metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      if (req.method === "POST" && SUBMIT_ROUTES.has(route)) {
+        metrics.submitLatency.observe({ route }, (performance.now() - startedMs) / 1000);
+      }
+    });
+    next();
+  });
+
+  /** One write's verdict: 200 with the committed view, or the refusal through the error mapper. */
+  const answerWrite = (res: Response, result: BatchItemResult | undefined, kind: "transfer" | "withdrawal"): void => {
+    if (result === undefined) throw new DeltaError("INTERNAL", "the service gave no result for a write");
+    if ("error" in result) {
+      const { code, message } = result.error;
+      if (!isErrorCode(code)) throw new DeltaError("INTERNAL", "the service refused a write with an unknown code", { details: { code } });
+      throw new DeltaError(code, message);
+    }
+    (kind === "transfer" ? metrics.transfersCommitted : metrics.withdrawalsCommitted).inc();
+    res.json(committedView(result));
+  };
+
+  /** A batch item's verdict as it goes out: committed, or refused with a public code. */
+  const batchItem = (result: BatchItemResult, route: string): BatchItemResult => {
+    if (!("error" in result)) {
+      metrics.transfersCommitted.inc();
+      return committedView(result);
+    }
+    const { code, message } = result.error;
+    const answer = isErrorCode(code) ? answerForCode(code, message) : answerForCode("INTERNAL", message);
+    if (answer.internal) log.error({ route, code }, "service refused a batch item with an internal code");
+    metrics.refusals.inc({ code: answer.body.error.code });
+    return answer.body;
+  };
+
+  app.get("/v1/domain", routeTag("/v1/domain"), (_req: Request, res: Response) => {
+    res.json(service.domain());
+  });
+
+  app.get("/v1/status", routeTag("/v1/status"), (_req: Request, res: Response) => {
+    res.json(service.status());
+  });
+
+  app.get("/v1/accounts/:address", routeTag("/v1/accounts/:address"), (req: Request<{ address: string }>, res: Response) => {
+    res.json(service.account(parseAddressParam(req.params.address)));
+  });
+
+  app.post("/v1/transfers", routeTag("/v1/transfers"), ...writeBody, async (req: Request, res: Response) => {
+    const transfer = unwrap(tryParseTransferRequest(req.body));
+    const [result] = await service.submitTransfers([transfer]);
+    answerWrite(res, result, "transfer");
+  });
+
+  app.post("/v1/transfers/batch", routeTag("/v1/transfers/batch"), ...writeBody, async (req: Request, res: Response) => {
+    const items = unwrap(tryParseTransferBatchRequest(req.body));
+    const valid: SignedTransfer[] = [];
+    for (const item of items) if (item.ok) valid.push(item.value);
+    // PROTOCOL.md §2: invalid items are answered in place; the valid ones go to the service together.
+    const verdicts = valid.length === 0 ? [] : await service.submitTransfers(valid);
+    if (verdicts.length !== valid.length) {
+      throw new DeltaError("INTERNAL", "the service gave a different number of results than transfers", {
+        details: { sent: valid.length, answered: verdicts.length },
+      });
+    }
+    let next = 0;
+    const results = items.map((item): BatchItemResult => {
+      if (!item.ok) {
+        metrics.refusals.inc({ code: item.error.code });
+        return { error: { code: item.error.code, message: item.error.message } };
+      }
+      const verdict = verdicts[next++];
+      // Counted above: exactly one verdict per valid item.
+      if (verdict === undefined) throw new DeltaError("INTERNAL", "missing verdict for a batch item");
+      return batchItem(verdict, "/v1/transfers/batch");
+    });
+    res.json({ results });
+  });
+
+  app.get("/v1/transfers/:hash", routeTag("/v1/transfers/:hash"), (req: Request<{ hash: string }>, res: Response) => {
+    const view = service.transfer(parseHashParam(req.params.hash));
+    if (view === undefined) throw new DeltaError("NOT_FOUND", "no transfer has this hash on this node");
+    res.json(view);
+  });
+
+  app.post("/v1/withdrawals", routeTag("/v1/withdrawals"), ...writeBody, async (req: Request, res: Response) => {
+    const withdrawal = unwrap(tryParseWithdrawalRequest(req.body));
+    answerWrite(res, await service.submitWithdrawal(withdrawal), "withdrawal");
+  });
+
+  // Registered before /v1/epochs/:n, which would otherwise take "current" as a number.
+  app.get("/v1/epochs/current", routeTag("/v1/epochs/current"), (_req: Request, res: Response) => {
+    const view = service.epoch();
+    if (view === undefined) throw new DeltaError("INTERNAL", "the service has no open epoch");
+    res.json(view);
+  });
+
+  app.get("/v1/epochs/:n", routeTag("/v1/epochs/:n"), (req: Request<{ n: string }>, res: Response) => {
+    const epoch = parseEpochParam(req.params.n);
+    const view = service.epoch(epoch);
+    if (view === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
+    res.json(view);
+  });
+
+  app.post("/v1/admin/seal", routeTag("/v1/admin/seal"), admin, requireJson(true), json, async (req: Request, res: Response) => {
+    unwrap(tryParseAdminSealRequest(req.body));
+    const { epoch } = await service.seal();
+    log.info({ epoch }, epoch === null ? "seal requested; open epoch empty" : "epoch sealed by admin request");
+    res.json({ epoch });
+  });
+
+  app.get("/healthz", routeTag("/healthz"), (_req: Request, res: Response) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get("/metrics", routeTag("/metrics"), async (_req: Request, res: Response) => {
+    metrics.update(service.metrics());
+    const text = await metrics.registry.metrics();
+    res.type(metrics.registry.contentType).send(text);
+  });
+
+  app.get("/v1/openapi.json", routeTag("/v1/openapi.json"), (_req: Request, res: Response) => {
+    res.json(openApi);
+  });
+
+  app.use((req: Request) => {
+    throw new DeltaError("NOT_FOUND", `no route ${req.method} ${req.path.slice(0, 200)}; see GET /v1/openapi.json`);
+  });
+
+  app.use(errorHandler(metrics, log, maxBodyBytes));
+  return app;
+}
+
+function committedView(result: CommittedView): CommittedView {
+  // Only the public fields: whatever else the service attaches stays inside the node.
+  return { hash: result.hash, status: result.status, index: result.index, epoch: result.epoch };
+}
+
+/** The one place a failure becomes an answer (STYLE.md "Errors"). */
+function errorHandler(metrics: ApiMetrics, log: ApiLogger, maxBodyBytes: number) {
+  // express recognises error middleware by its four parameters, so `_next` must stay.
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const answer = toErrorAnswer(err, maxBodyBytes);
+    const route = routeOf(res);
+    if (answer.internal) log.error({ err, method: req.method, route }, "request failed");
+    metrics.refusals.inc({ code: answer.body.error.code });
+    if (res.headersSent) {
+      // The answer had begun; all that is left is to cut the connection.
+      res.destroy();
+      return;
+    }
+    res.status(answer.status).set(answer.headers).json(answer.body);
+  };
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * zod schemas of every answer body of PROTOCOL.md §2, for the OpenAPI document (the request
+ * bodies come from protocol/ schemas). They mirror the view types of nodeService.ts; the `satisfies`
+ * checks at the bottom fail to compile when the two drift apart. The API does not parse its own
+ * answers at run time; the tests check real answers against these.
+ */
+import { z } from "zod";
+import { ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { INT_DECIMAL_PATTERN, UINT_DECIMAL_PATTERN } from "../protocol/index.ts";
+import type {
+  AccountView,
+  CommittedView,
+  DomainView,
+  EpochView,
+  StatusView,
+  TransferView,
+} from "./nodeService.ts";
+
+const address = (description: string) =>
+  z.string().meta({ description: `${description}; EIP-55 checksummed`, pattern: "^0x[0-9a-fA-F]{40}$" });
+const hash = (description: string) => z.string().meta({ description: `${description}; 0x + 64 lowercase hex digits`, pattern: "^0x[0-9a-f]{64}$" });
+const uint = (description: string) => z.string().meta({ description: `${description}; unsigned decimal string`, pattern: UINT_DECIMAL_PATTERN });
+const int = (description: string) => z.string().meta({ description: `${description}; signed decimal string`, pattern: INT_DECIMAL_PATTERN });
+const role = z.enum(["leader", "follower", "candidate"]);
+
+/** `{ "error": { code, message } }`: every refusal (PROTOCOL.md §2). */
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES).meta({ description: "stable UPPER_SNAKE code; see docs/api.md for its status" }),
+      message: z.string().meta({ description: "what went wrong and what to send instead, for a person" }),
+    }),
+  })
+  .meta({ id: "ErrorBody", description: "A refusal: a stable code and a message for a person" });
+
+/** GET /v1/domain. */
+export const DomainViewSchema = z
+  .object({
+    name: z.literal("DeltaBridge"),
+    version: z.literal("1"),
+    chainId: uint("the settlement chain's id"),
+    verifyingContract: address("the DeltaBridge contract"),
+    feeRecipient: address("receives every transfer's fee"),
+  })
+  .meta({ id: "DomainView", description: "The EIP-712 domain to sign with, plus the cluster's fee recipient" });
+
+/** GET /v1/status. */
+export const StatusViewSchema = z
+  .object({
+    address: address("this node's validator address"),
+    role,
+    term: z.int().min(0),
+    leader: address("the leader this node knows").nullable(),
+    commitIndex: z.int().min(0),
+    appliedIndex: z.int().min(0),
+    epoch: uint("the open epoch"),
+    lastSettledEpoch: uint("the last epoch settled on-chain, 0 for none"),
+    peers: z.array(z.object({ address: address("a peer's validator address"), rest: z.string().meta({ description: "the peer's REST base URL" }) })),
+  })
+  .meta({ id: "StatusView", description: "This node's role, term, log indexes, epochs and peers" });
+
+/** GET /v1/accounts/:address. */
+export const AccountViewSchema = z
+  .object({
+    address: address("the account"),
+    nonce: uint("the next nonce to sign"),
+    balances: z.record(z.string(), uint("available wei")).meta({ description: "token address -> available wei" }),
+  })
+  .meta({ id: "AccountView", description: "An account's next nonce and available off-chain balances" });
+
+/** A committed write. */
+export const CommittedViewSchema = z
+  .object({
+    hash: hash("the message's EIP-712 digest"),
+    status: z.literal("committed"),
+    index: z.int().min(0).meta({ description: "position in its epoch (its Merkle leaf index)" }),
+    epoch: uint("the epoch it belongs to"),
+  })
+  .meta({ id: "CommittedView", description: "A message committed on a quorum and applied" });
+
+/** One item of a batch answer. */
+export const BatchItemResultSchema = z
+  .union([CommittedViewSchema, ErrorBodySchema])
+  .meta({ id: "BatchItemResult", description: "One batch item: committed, or refused with its code" });
+
+/** POST /v1/transfers/batch. */
+export const BatchResultSchema = z
+  .object({ results: z.array(BatchItemResultSchema).meta({ description: "one per transfer sent, in the order given" }) })
+  .meta({ id: "BatchResult", description: "One result per transfer, in the order given" });
+
+/** GET /v1/transfers/:hash. */
+export const TransferViewSchema = z
+  .object({
+    hash: hash("the message's EIP-712 digest"),
+    status: z.enum(["pending", "committed", "settled"]),
+    index: z.int().min(0).nullable(),
+    epoch: uint("its epoch").nullable(),
+    from: address("the sender"),
+    to: address("the receiver"),
+    token: address("the token, the zero address for ETH"),
+    amount: uint("wei"),
+    fee: uint("wei"),
+    nonce: uint("the sender's nonce"),
+    deadline: uint("unix seconds"),
+  })
+  .meta({ id: "TransferView", description: "A transfer and where it stands" });
+
+/** GET /v1/epochs/current and /v1/epochs/:n. */
+export const EpochViewSchema = z
+  .object({
+    epoch: uint("the epoch number"),
+    status: z.enum(["open", "sealed", "settled"]),
+    transfers: z.int().min(0),
+    root: hash("the transfers root").nullable().meta({ description: "the transfers root, null while open" }),
+    deltas: z.array(z.object({ account: address("the account"), token: address("the token"), delta: int("net change, wei") })),
+    payouts: z.array(z.object({ account: address("the account"), token: address("the token"), amount: uint("wei") })),
+    settlementTxs: z.array(hash("a settlement transaction")),
+  })
+  .meta({ id: "EpochView", description: "An epoch's netting so far (open) or final (sealed, settled)" });
+
+/** POST /v1/admin/seal. */
+export const SealResultSchema = z
+  .object({ epoch: uint("the epoch sealed").nullable().meta({ description: "the epoch sealed, or null when the open one was empty" }) })
+  .meta({ id: "SealResult", description: "The epoch sealed, or null" });
+
+/** GET /healthz. */
+export const HealthSchema = z.object({ status: z.literal("ok") }).meta({ id: "Health", description: "The process serves requests" });
+
+// Compile-time: a view the service returns must fit the schema that documents it.
+// Views are readonly throughout; zod's inferred types are mutable, so compare against a readonly copy.
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+type Fits<T, S extends z.ZodType> = T extends DeepReadonly<z.input<S>> ? true : never;
+const _fits = {
+  domain: true satisfies Fits<DomainView, typeof DomainViewSchema>,
+  status: true satisfies Fits<StatusView, typeof StatusViewSchema>,
+  account: true satisfies Fits<AccountView, typeof AccountViewSchema>,
+  committed: true satisfies Fits<CommittedView, typeof CommittedViewSchema>,
+  transfer: true satisfies Fits<TransferView, typeof TransferViewSchema>,
+  epoch: true satisfies Fits<EpochView, typeof EpochViewSchema>,
+  errorCode: true satisfies Fits<ErrorCode, typeof ErrorBodySchema.shape.error.shape.code>,
+};
+void _fits;
