@@ -108,7 +108,8 @@ function requireJson(allowNoBody: boolean) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const kind = req.is("application/json");
     // req.is: null when the request has no body at all, false when its type is something else.
-    if (kind === null && allowNoBody) return next();
+    // Clients (fetch among them) send Content-Length: 0 for a body-less POST: that is no body too.
+    if (allowNoBody && (kind === null || req.get("content-length") === "0")) return next();
     if (typeof kind !== "string") {
       throw new DeltaError("UNSUPPORTED_MEDIA_TYPE", "send the body as JSON with Content-Type: application/json");
     }

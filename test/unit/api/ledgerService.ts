@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * A NodeService for the API tests over a REAL ledger (src/ledger) and real signature recovery
+ * (src/protocol): a one-node "cluster" whose every write is its own block. It checks each
+ * signature against the EIP-712 digest, refuses a message already in the log as DUPLICATE (as the
+ * node's intake does), applies the rest in one block at the test clock, and answers the ledger's
+ * verdicts. Switches let a test make it throw NO_LEADER or an unexpected error.
+ */
+import { DeltaError } from "../../../src/errors.ts";
+import type {
+  AccountView,
+  BatchItemResult,
+  DomainView,
+  EpochView,
+  NodeMetrics,
+  NodeService,
+  StatusView,
+  TransferView,
+} from "../../../src/api/index.ts";
+import {
+  applyEntry,
+  createLedger,
+  getAccount,
+  getEpochHeads,
+  getEpochSummary,
+  getMessage,
+  stateHash,
+  type LedgerMessage,
+  type LedgerState,
+  type MessageResult,
+} from "../../../src/ledger/index.ts";
+import {
+  type Address,
+  type BridgeDomain,
+  checksumAddress,
+  type Hash,
+  hashTransfer,
+  hashWithdrawal,
+  recoverSigner,
+  type SignedTransfer,
+  type SignedWithdrawal,
+  toDecimal,
+} from "../../../src/protocol/index.ts";
+
+/** Block time of the test clock, unix seconds. */
+export const NOW_SEC = 1_700_000_000n;
+
+export interface LedgerServiceOptions {
+  readonly domain: BridgeDomain;
+  readonly feeRecipient: Address;
+  readonly nodeAddress: Address;
+}
+
+/** A message refused before the ledger (signature, duplicate) or by it. */
+function refused(code: string, message: string): BatchItemResult {
+  return { error: { code, message } };
+}
+
+function fromLedger(result: MessageResult): BatchItemResult {
+  if (result.status === "rejected") return refused(result.code, result.reason);
+  return { hash: result.hash, status: "committed", index: result.index, epoch: toDecimal(result.epoch) };
+}
+
+export class LedgerService implements NodeService {
+  readonly state: LedgerState;
+  /** Block timestamp of the next write, unix seconds. */
+  nowSec: bigint = NOW_SEC;
+  /** When set, writes and seals throw NO_LEADER (nothing applied), as when no leader is reachable. */
+  noLeader = false;
+  /** When set, writes throw this (a bug in the node): the API must answer 500 without details. */
+  failWith: Error | undefined;
+  private readonly options: LedgerServiceOptions;
+  private depositId = 0n;
+
+  constructor(options: LedgerServiceOptions) {
+    this.options = options;
+    this.state = createLedger({ feeRecipient: options.feeRecipient });
+  }
+
+  /** keccak256 of the canonical ledger snapshot: equal exactly when nothing changed. */
+  stateHash(): Hash {
+    return stateHash(this.state);
+  }
+
+  /** Credits a deposit, as a DepositEntry from the chain would. */
+  deposit(account: Address, token: Address, amount: bigint): void {
+    this.depositId += 1n;
+    const result = applyEntry(this.state, { type: "deposit", depositId: this.depositId, account, token, amount });
+    if (result.status !== "credited") throw new Error(`deposit refused: ${result.code}`);
+  }
+
+  domain(): DomainView {
+    const d = this.options.domain;
+    return { name: d.name, version: d.version, chainId: toDecimal(d.chainId), verifyingContract: d.verifyingContract, feeRecipient: this.options.feeRecipient };
+  }
+
+  status(): StatusView {
+    const heads = getEpochHeads(this.state);
+    return {
+      address: this.options.nodeAddress,
+      role: "leader",
+      term: 3,
+      leader: this.options.nodeAddress,
+      commitIndex: 42,
+      appliedIndex: 41,
+      epoch: toDecimal(heads.openEpoch),
+      lastSettledEpoch: toDecimal(heads.lastSettledEpoch),
+      peers: [{ address: this.options.feeRecipient, rest: "http://127.0.0.1:7002" }],
+    };
+  }
+
+  account(address: string): AccountView {
+    const view = getAccount(this.state, address);
+    const balances: Record<string, string> = {};
+    for (const b of view.balances) balances[checksumAddress(b.token)] = toDecimal(b.amount);
+    return { address: checksumAddress(view.address), nonce: toDecimal(view.nonce), balances };
+  }
+
+  private guard(): void {
+    if (this.failWith !== undefined) throw this.failWith;
+    if (this.noLeader) throw new DeltaError("NO_LEADER", "no leader reachable; retry shortly", { details: { retryAfterSec: 2 } });
+  }
+
+  /** Checks signatures and duplicates, applies the survivors as one block, answers in order. */
+  private submit(messages: readonly { message: LedgerMessage; signer: Address; signature: `0x${string}` }[]): BatchItemResult[] {
+    const answers: (BatchItemResult | undefined)[] = [];
+    const toApply: LedgerMessage[] = [];
+    const seen = new Set<string>();
+    for (const { message, signer, signature } of messages) {
+      let recovered: Address;
+      try {
+        recovered = recoverSigner(message.hash, signature);
+      } catch (err) {
+        answers.push(refused(err instanceof DeltaError ? err.code : "INVALID_SIGNATURE", "signature does not verify"));
+        continue;
+      }
+      if (recovered !== signer) {
+        answers.push(refused("INVALID_SIGNATURE", `signed by ${recovered}, not by ${signer}`));
+      } else if (getMessage(this.state, message.hash) !== undefined || seen.has(message.hash)) {
+        answers.push(refused("DUPLICATE", "this message was already submitted"));
+      } else {
+        seen.add(message.hash);
+        toApply.push(message);
+        answers.push(undefined);
+      }
+    }
+    const verdicts = toApply.length === 0 ? [] : applyEntry(this.state, { type: "block", timestampSec: this.nowSec, messages: toApply }).results;
+    let next = 0;
+    return answers.map((a) => {
+      if (a !== undefined) return a;
+      const verdict = verdicts[next++];
+      if (verdict === undefined) throw new Error("ledger gave fewer verdicts than messages");
+      return fromLedger(verdict);
+    });
+  }
+
+  async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
+    this.guard();
+    return this.submit(
+      transfers.map((t) => ({
+        message: { kind: "transfer", hash: hashTransfer(this.options.domain, t), from: t.from, to: t.to, token: t.token, amount: t.amount, fee: t.fee, nonce: t.nonce, deadline: t.deadline },
+        signer: t.from,
+        signature: t.signature,
+      })),
+    );
+  }
+
+  async submitWithdrawal(w: SignedWithdrawal): Promise<BatchItemResult> {
+    this.guard();
+    const [result] = this.submit([
+      {
+        message: { kind: "withdrawal", hash: hashWithdrawal(this.options.domain, w), account: w.account, token: w.token, amount: w.amount, nonce: w.nonce, deadline: w.deadline },
+        signer: w.account,
+        signature: w.signature,
+      },
+    ]);
+    if (result === undefined) throw new Error("no result");
+    return result;
+  }
+
+  transfer(hash: string): TransferView | undefined {
+    const view = getMessage(this.state, hash);
+    if (view === undefined || view.message.kind !== "transfer") return undefined;
+    const m = view.message;
+    return {
+      hash: view.hash,
+      status: view.status,
+      index: view.index,
+      epoch: toDecimal(view.epoch),
+      from: checksumAddress(m.from),
+      to: checksumAddress(m.to),
+      token: checksumAddress(m.token),
+      amount: toDecimal(m.amount),
+      fee: toDecimal(m.fee),
+      nonce: toDecimal(m.nonce),
+      deadline: toDecimal(m.deadline),
+    };
+  }
+
+  epoch(epoch?: bigint): EpochView | undefined {
+    const summary = getEpochSummary(this.state, epoch ?? getEpochHeads(this.state).openEpoch);
+    if (summary === undefined) return undefined;
+    return {
+      epoch: toDecimal(summary.epoch),
+      status: summary.status,
+      transfers: summary.transfers,
+      root: summary.root,
+      deltas: summary.deltas.map((d) => ({ account: checksumAddress(d.account), token: checksumAddress(d.token), delta: toDecimal(d.amount) })),
+      payouts: summary.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: toDecimal(p.amount) })),
+      settlementTxs: summary.settlementTxs,
+    };
+  }
+
+  async seal(): Promise<{ readonly epoch: string | null }> {
+    this.guard();
+    const open = getEpochHeads(this.state).openEpoch;
+    const summary = getEpochSummary(this.state, open);
+    if (summary === undefined || summary.transfers + summary.withdrawals === 0) return { epoch: null };
+    const result = applyEntry(this.state, { type: "seal", epoch: open });
+    if (result.status !== "sealed") throw new Error(`seal refused: ${result.code}`);
+    return { epoch: toDecimal(open) };
+  }
+
+  metrics(): NodeMetrics {
+    return { role: "leader", term: 3, commitIndex: 42, appliedIndex: 41, mempoolSize: 7 };
+  }
+}
