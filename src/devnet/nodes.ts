@@ -110,7 +110,10 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
   const spawnNode = (i: number): DevnetNode => {
     const logPath = join(options.dir, `node${i + 1}.log`);
     const fd = openSync(logPath, "a");
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", NODE_ENTRY, "--config", configPaths[i]!], {
+    // DELTA_CPU_PROF=<dir> profiles every node process (node --cpu-prof), for bench investigations.
+    const prof = process.env["DELTA_CPU_PROF"];
+    const flags = prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`];
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...flags, NODE_ENTRY, "--config", configPaths[i]!], {
       stdio: ["ignore", fd, fd],
     });
     closeSync(fd);

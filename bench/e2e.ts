@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * `npm run bench`: the headline figure, in one run on this machine, with the real devnet pieces
+ * (Ganache, DeltaBridge, 3 node processes):
+ * 1. baseline: 400 pre-signed ETH transfers sent straight to Ganache by 10 parallel senders (tx/s,
+ *    first send to last receipt);
+ * 2. ours: transfers pre-signed among 1,000 funded accounts, pushed through
+ *    POST /v1/transfers/batch to all three nodes by a load generator in its own process
+ *    (bench/loadgen.ts) for at least 20 s: committed transfers/s, and the ratio to the baseline;
+ * 3. submit-to-answer latency of single POST /v1/transfers at a steady 1,000/s offered.
+ * Prints a table and writes bench/results/e2e.json. Env: BENCH_E2E_SECONDS (default 20),
+ * BENCH_E2E_ROUNDS (pre-signed transfers per account for phase 2, default 120).
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { JsonRpcProvider, Wallet, computeAddress, parseEther } from "ethers";
+import secp256k1 from "secp256k1";
+import { connectAs } from "../src/chain/index.ts";
+import { startDevnetChain } from "../src/devnet/chain.ts";
+import { startDevnetNodes } from "../src/devnet/nodes.ts";
+import { encodeTransferRequest, hashTransfer, NATIVE_TOKEN, type Address, type BridgeDomain, type SignedTransfer } from "../src/protocol/index.ts";
+
+const run = promisify(execFile);
+const SECONDS = Number(process.env["BENCH_E2E_SECONDS"] ?? 20);
+const ROUNDS = Number(process.env["BENCH_E2E_ROUNDS"] ?? 120);
+const ACCOUNTS = 1_000;
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** Signs with native libsecp256k1 (low-s, v 27/28): pre-signing 100,000+ transfers takes seconds. */
+function signFast(domain: BridgeDomain, key: Uint8Array, t: Omit<SignedTransfer, "signature">): SignedTransfer {
+  const digest = Buffer.from(hashTransfer(domain, t).slice(2), "hex");
+  const { signature, recid } = secp256k1.ecdsaSign(digest, key);
+  return { ...t, signature: `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` };
+}
+
+async function loadgen(plan: unknown, dir: string, name: string): Promise<Record<string, unknown>> {
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify(plan));
+  const { stdout } = await run(process.execPath, [new URL("./loadgen.ts", import.meta.url).pathname, path], { maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>; // loadgen prints one JSON line
+}
+
+async function ganacheBaseline(rpcUrl: string, keys: readonly string[]): Promise<{ tps: number; seconds: number }> {
+  const provider = new JsonRpcProvider(rpcUrl, 1337, { staticNetwork: true });
+  const senders = keys.slice(0, 10).map((k) => new Wallet(k, provider));
+  const to = Wallet.createRandom().address;
+  const feeData = await provider.getFeeData();
+  const signed = await Promise.all(
+    senders.map(async (w) => {
+      const nonce = await provider.getTransactionCount(w.address);
+      const txs: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        txs.push(await w.signTransaction({ to, value: 1n, nonce: nonce + i, gasLimit: 21_000n, gasPrice: feeData.gasPrice ?? 2_000_000_000n, chainId: 1337n, type: 0 }));
+      }
+      return txs;
+    }),
+  );
+  const started = performance.now();
+  const hashes = await Promise.all(signed.map(async (txs) => {
+    const out: string[] = [];
+    for (const tx of txs) out.push(await provider.send("eth_sendRawTransaction", [tx]));
+    return out;
+  }));
+  for (const h of hashes.flat()) await provider.waitForTransaction(h, 1, 60_000);
+  const seconds = (performance.now() - started) / 1000;
+  provider.destroy();
+  return { tps: 400 / seconds, seconds };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "delta-e2e-"));
+const chain = await startDevnetChain({ log });
+let cluster: Awaited<ReturnType<typeof startDevnetNodes>> | undefined;
+try {
+  cluster = await startDevnetNodes({
+    dir,
+    rpcUrl: chain.ganache.url,
+    chainId: chain.chainId,
+    bridge: chain.bridgeAddress,
+    feeRecipient: chain.feeRecipient,
+    validatorKeys: chain.validators.map((v) => v.privateKey),
+    adminToken: randomBytes(16).toString("hex"),
+    log,
+  });
+  const rests = cluster.nodes.map((n) => n.rest);
+  const domain: BridgeDomain = { name: "DeltaBridge", version: "1", chainId: BigInt(chain.chainId), verifyingContract: chain.bridgeAddress as Address };
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 24 * 3600);
+
+  log("1/3 baseline: 400 ETH transfers straight to Ganache, 10 parallel senders...");
+  const baseline = await ganacheBaseline(chain.ganache.url, chain.users.slice(5).map((u) => u.privateKey));
+  log(`    ${baseline.tps.toFixed(1)} tx/s`);
+
+  // Fund 1,000 fresh accounts: 5 users deposit, then pay them off-chain through the API.
+  log(`funding ${ACCOUNTS} accounts (5 deposits, ${ACCOUNTS} off-chain transfers)...`);
+  const funders = chain.users.slice(0, 5).map((u) => ({ wallet: new Wallet(u.privateKey, chain.provider), key: Buffer.from(u.privateKey.slice(2), "hex") }));
+  for (const f of funders) await (await connectAs(chain.bridge, f.wallet).deposit({ value: parseEther("1000") })).wait();
+  const pollUntilCredited = async (address: string): Promise<void> => {
+    for (const rest of rests) {
+      for (let i = 0; ; i++) {
+        const a = (await (await fetch(`${rest}/v1/accounts/${address}`)).json()) as { balances: Record<string, string> }; // account view
+        if (a.balances[NATIVE_TOKEN] !== undefined) break;
+        if (i > 600) throw new Error(`deposit of ${address} not credited on ${rest}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  };
+  for (const f of funders) await pollUntilCredited(f.wallet.address);
+  const accountKeys = Array.from({ length: ACCOUNTS }, () => randomBytes(32));
+  const accounts = accountKeys.map((k) => computeAddress(`0x${k.toString("hex")}`) as Address);
+  const perFunder = ACCOUNTS / funders.length;
+  const fundingPlan = funders.map((f, i) => ({
+    node: rests[i % rests.length]!,
+    rounds: [accounts.slice(i * perFunder, (i + 1) * perFunder).map((to, n) =>
+      encodeTransferRequest(signFast(domain, f.key, { from: f.wallet.address as Address, to, token: NATIVE_TOKEN, amount: parseEther("1"), fee: 0n, nonce: BigInt(n), deadline })),
+    )],
+  }));
+  const funded = await loadgen({ mode: "batch", durationMs: 120_000, streams: fundingPlan }, dir, "funding");
+  if (funded["committed"] !== ACCOUNTS) throw new Error(`funding committed ${String(funded["committed"])} of ${ACCOUNTS}: ${JSON.stringify(funded)}`);
+
+  // Phase 2: disjoint account groups per stream, two streams per node; round r = nonce r of each.
+  log(`2/3 pre-signing ${ACCOUNTS * ROUNDS} transfers...`);
+  const streamsPerNode = 2;
+  const nStreams = rests.length * streamsPerNode;
+  const latencyAccounts = 100; // kept apart for phase 3
+  const loadAccounts = ACCOUNTS - latencyAccounts;
+  const streams = Array.from({ length: nStreams }, (_, s) => ({ node: rests[s % rests.length]!, rounds: [] as unknown[][] }));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const st of streams) st.rounds.push([]);
+    for (let a = 0; a < loadAccounts; a++) {
+      const to = accounts[(a + 1 + r) % loadAccounts]!;
+      const t = signFast(domain, accountKeys[a]!, { from: accounts[a]!, to, token: NATIVE_TOKEN, amount: 1n, fee: BigInt(r % 3), nonce: BigInt(r), deadline });
+      streams[a % nStreams]!.rounds[r]!.push(encodeTransferRequest(t));
+    }
+  }
+  log(`    pushing through POST /v1/transfers/batch to all three nodes for ${SECONDS} s...`);
+  const load = await loadgen({ mode: "batch", durationMs: SECONDS * 1000, streams }, dir, "load");
+  const clusterTps = Number(load["tps"]);
+  log(`    ${clusterTps.toFixed(0)} committed transfers/s (${String(load["committed"])} in ${Number(load["seconds"]).toFixed(1)} s)`);
+
+  log("3/3 latency of single POST /v1/transfers at 1,000/s offered...");
+  const single = Array.from({ length: latencyAccounts }, (_, k) => {
+    const a = loadAccounts + k;
+    return Array.from({ length: 60 }, (_, n) =>
+      encodeTransferRequest(signFast(domain, accountKeys[a]!, { from: accounts[a]!, to: accounts[k]!, token: NATIVE_TOKEN, amount: 1n, fee: 0n, nonce: BigInt(n), deadline })),
+    );
+  });
+  const lat = await loadgen({ mode: "single", durationMs: 5_000, periodMs: 100, nodes: rests, accounts: single }, dir, "latency");
+
+  const result = {
+    bench: "e2e",
+    ganacheTps: Number(baseline.tps.toFixed(1)),
+    clusterTps: Math.round(clusterTps),
+    ratio: Number((clusterTps / baseline.tps).toFixed(1)),
+    p50Ms: Number(Number(lat["p50Ms"]).toFixed(2)),
+    p95Ms: Number(Number(lat["p95Ms"]).toFixed(2)),
+    p99Ms: Number(Number(lat["p99Ms"]).toFixed(2)),
+    load: { ...load, accounts: loadAccounts, streams: nStreams },
+    latency: lat,
+    goals: { clusterTps: 10_000, ratio: 50, p99Ms: 50 },
+    machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, totalMemGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    at: new Date().toISOString(),
+  };
+  console.table({
+    "Ganache, 400 ETH transfers, 10 senders": { "tx/s": result.ganacheTps, p50Ms: "", p95Ms: "", p99Ms: "" },
+    "cluster, batches to 3 nodes": { "tx/s": result.clusterTps, p50Ms: "", p95Ms: "", p99Ms: "" },
+    "cluster, single transfers at 1,000/s": { "tx/s": "", p50Ms: result.p50Ms, p95Ms: result.p95Ms, p99Ms: result.p99Ms },
+  });
+  log(`ratio cluster / Ganache: ${result.ratio}x`);
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+  writeFileSync(new URL("./results/e2e.json", import.meta.url), JSON.stringify(result, null, 2) + "\n");
+  log("wrote bench/results/e2e.json");
+} finally {
+  await cluster?.stop();
+  await chain.close();
+  rmSync(dir, { recursive: true, force: true });
+}

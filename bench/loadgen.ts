@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The e2e benchmark's load generator, in its own process (bench/e2e.ts starts it). Reads a JSON
+ * plan from argv[2] and prints one JSON result line on stdout.
+ *
+ * - mode "batch": `streams` of pre-signed rounds. Each stream owns disjoint accounts and a node;
+ *   round r holds nonce r of each of its accounts, posted as one POST /v1/transfers/batch, the next
+ *   round only after the answer (an account's nonces arrive in order). Runs until `durationMs`
+ *   has passed or the rounds run out; counts committed transfers.
+ * - mode "single": each account sends its next transfer with POST /v1/transfers once per
+ *   `periodMs` (the previous one answered first), spread evenly in time: accounts / period is
+ *   the offered rate. Records submit-to-answer latency.
+ */
+import { readFileSync } from "node:fs";
+
+interface BatchPlan {
+  readonly mode: "batch";
+  readonly durationMs: number;
+  /** streams[s] = { node, rounds: [ [wire transfer, ...], ... ] } */
+  readonly streams: readonly { readonly node: string; readonly rounds: readonly unknown[][] }[];
+}
+
+interface SinglePlan {
+  readonly mode: "single";
+  readonly durationMs: number;
+  readonly periodMs: number;
+  readonly nodes: readonly string[];
+  /** accounts[a] = that account's pre-signed transfers in nonce order. */
+  readonly accounts: readonly unknown[][];
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> }; // the API answers JSON objects
+}
+
+async function runBatch(plan: BatchPlan) {
+  let committed = 0;
+  let refused = 0;
+  const codes: Record<string, number> = {};
+  const started = performance.now();
+  const deadline = started + plan.durationMs;
+  await Promise.all(
+    plan.streams.map(async (stream) => {
+      for (const round of stream.rounds) {
+        if (performance.now() > deadline) break;
+        const r = await post(`${stream.node}/v1/transfers/batch`, { transfers: round });
+        const results = (r.json["results"] as { status?: string; error?: { code: string } }[] | undefined) ?? [];
+        if (r.status !== 200) {
+          refused += round.length;
+          const code = String((r.json["error"] as { code?: string } | undefined)?.code ?? r.status);
+          codes[code] = (codes[code] ?? 0) + round.length;
+          continue;
+        }
+        for (const item of results) {
+          if (item.status === "committed") committed++;
+          else {
+            refused++;
+            const code = item.error?.code ?? "UNKNOWN";
+            codes[code] = (codes[code] ?? 0) + 1;
+          }
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { mode: "batch", committed, refused, codes, seconds, tps: committed / seconds };
+}
+
+async function runSingle(plan: SinglePlan) {
+  const latencies: number[] = [];
+  const codes: Record<string, number> = {};
+  const started = performance.now();
+  const n = plan.accounts.length;
+  await Promise.all(
+    plan.accounts.map(async (transfers, a) => {
+      // Spread the accounts' sends evenly over each period.
+      let due = started + (a * plan.periodMs) / n;
+      for (const t of transfers) {
+        if (due - started > plan.durationMs) break;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const sent = performance.now();
+        const r = await post(`${plan.nodes[a % plan.nodes.length]}/v1/transfers`, t);
+        if (r.status === 200) latencies.push(performance.now() - sent);
+        else {
+          const code = String((r.json["error"] as { code?: string } | undefined)?.code ?? r.status);
+          codes[code] = (codes[code] ?? 0) + 1;
+        }
+        due += plan.periodMs;
+      }
+    }),
+  );
+  latencies.sort((x, y) => x - y);
+  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  const seconds = (performance.now() - started) / 1000;
+  return { mode: "single", answered: latencies.length, codes, seconds, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxMs: latencies.at(-1) ?? NaN };
+}
+
+const plan = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8")) as BatchPlan | SinglePlan; // written by bench/e2e.ts
+const result = plan.mode === "batch" ? await runBatch(plan) : await runSingle(plan);
+process.stdout.write(JSON.stringify(result) + "\n");
