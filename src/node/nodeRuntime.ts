@@ -4,9 +4,12 @@
  * with batched native signature checks, forwarding to the leader, and the deposit watcher. It
  * implements the REST API's NodeService.
  *
- * A write is answered only once its block is committed (on a majority, durable) and applied here,
+ * A write is answered only once its block is committed (on a majority, durable) and applied,
  * with the ledger's verdict. Followers forward writes to the leader's REST API and relay its
- * answer; with no leader reachable the answer is NO_LEADER (503: retry), and nothing was applied.
+ * answer. A node keeps every message it accepted until it sees its verdict (docs/node.md,
+ * "Unconfirmed messages"): a forward that fails, a block lost to a leader change, or a mempool
+ * left behind by a leader that stepped down are routed again to whoever leads next, and the
+ * client waits across the change, up to ANSWER_BOUND_MS; only then it gets NO_LEADER (503: retry).
  */
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
@@ -29,6 +32,7 @@ import {
   encodeTransferRequest,
   encodeWithdrawalRequest,
   hashTransfer,
+  TRANSFER_BATCH_MAX,
   hashWithdrawal,
   RecoveryPool,
   type Address,
@@ -41,10 +45,23 @@ import type { Config, Member } from "./config.ts";
 import { DepositWatcher } from "./depositWatcher.ts";
 import { decodeEntry, encodeEntry } from "./entryCodec.ts";
 import { Mempool } from "./mempool.ts";
-
-type Waiter = (result: BatchItemResult) => void;
+import { PendingMessages, type AcceptedMessage, type PendingMessage } from "./pendingMessages.ts";
 
 const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
+/** How long a client waits for its message's verdict, across leader changes, before NO_LEADER. */
+const ANSWER_BOUND_MS = 30_000;
+/**
+ * A forward the leader has not answered in this time is abandoned and routed again (to whoever
+ * leads then). Bounds a wait on a hung or partitioned leader, and breaks a forwarding loop
+ * between two nodes that each name the other as leader for a moment.
+ */
+const FORWARD_TIMEOUT_MS = 10_000;
+/** After a forward failed, wait this long before routing again (the old leader may still be named). */
+const REROUTE_BACKOFF_MS = 100;
+/** How often pending messages are checked against their deadline. */
+const EXPIRY_CHECK_MS = 250;
+/** Refusals that, for a message sent more than once, may be about its own committed copy. */
+const REFUSED_AS_REPEAT = new Set(["DUPLICATE", "NONCE_REUSED"]);
 
 function committedView(r: MessageResult): BatchItemResult {
   return r.status === "committed"
@@ -56,6 +73,25 @@ function errorItem(code: string, message: string): BatchItemResult {
   return { error: { code, message } };
 }
 
+/** A batch item (or single write answer) from the leader's JSON, or undefined if malformed. */
+function toBatchItem(json: unknown): BatchItemResult | undefined {
+  if (typeof json !== "object" || json === null) return undefined;
+  const o = json as Record<string, unknown>; // a JSON object, fields checked below
+  if (typeof o["error"] === "object" && o["error"] !== null) {
+    const e = o["error"] as Record<string, unknown>; // a JSON object, fields checked below
+    return typeof e["code"] === "string" ? errorItem(e["code"], typeof e["message"] === "string" ? e["message"] : e["code"]) : undefined;
+  }
+  if (o["status"] !== "committed" || typeof o["hash"] !== "string" || typeof o["index"] !== "number" || typeof o["epoch"] !== "string") return undefined;
+  return { hash: o["hash"], status: "committed", index: o["index"], epoch: o["epoch"] } satisfies CommittedView;
+}
+
+/** The leader's refusal of a whole request as one item verdict (an unknown code is INTERNAL). */
+function errorOf(json: unknown, status: number): BatchItemResult {
+  const item = toBatchItem(json);
+  if (item !== undefined && "error" in item) return isErrorCode(item.error.code) ? item : errorItem("INTERNAL", item.error.message);
+  return errorItem("INTERNAL", `leader answered ${status}`);
+}
+
 /** The running node. `start()` builds it; `stop()` ends everything it began. */
 export class NodeRuntime implements NodeService {
   readonly #config: Config;
@@ -63,7 +99,12 @@ export class NodeRuntime implements NodeService {
   readonly #domain: BridgeDomain;
   readonly #ledger: LedgerState;
   readonly #mempool = new Mempool();
-  readonly #waiters = new Map<string, Waiter[]>();
+  /** Accepted here, not yet answered: the node's promise to its clients. */
+  readonly #pending = new PendingMessages();
+  /** Pending messages waiting for a leader to be routed to (no leader known, or a forward failed). */
+  readonly #unrouted = new Set<PendingMessage>();
+  #rerouteAtMs = 0;
+  #expiryAtMs = 0;
   readonly #self: Member;
   #replicated!: ReplicatedLog;
   #pool!: RecoveryPool;
@@ -106,7 +147,7 @@ export class NodeRuntime implements NodeService {
       throw error;
     }
     node.#replicated.on("leader", (status: { leading: boolean; canPropose: boolean }) => node.#leadershipChanged(status.leading && status.canPropose));
-    node.#blockTimer = setInterval(() => void node.#cutBlock(), config.block.intervalMs);
+    node.#blockTimer = setInterval(() => node.#tick(), config.block.intervalMs);
     return node;
   }
 
@@ -115,7 +156,8 @@ export class NodeRuntime implements NodeService {
     this.#stopped = true;
     if (this.#blockTimer !== undefined) clearInterval(this.#blockTimer);
     await this.#watcher?.stop();
-    this.#failWaiters("NO_LEADER", "the node is shutting down; retry on another node");
+    this.#unrouted.clear();
+    this.#pending.settleAll(errorItem("NO_LEADER", "the node is shutting down; retry on another node"));
     await this.#replicated.stop();
     await this.#pool.close();
   }
@@ -132,7 +174,10 @@ export class NodeRuntime implements NodeService {
     }
     const result = applyEntry(this.#ledger, entry);
     if (result.type === "block") {
-      for (const r of result.results) this.#settle(r.hash, committedView(r));
+      for (const r of result.results) {
+        const entry = this.#pending.get(r.hash);
+        if (entry !== undefined) this.#pending.settle(r.hash, this.#verdictFor(entry, committedView(r)));
+      }
     } else if (result.type === "deposit") {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
     } else if (result.type === "seal") {
@@ -140,15 +185,50 @@ export class NodeRuntime implements NodeService {
     }
   }
 
-  #settle(hash: string, result: BatchItemResult): void {
-    const list = this.#waiters.get(hash);
-    if (list === undefined) return;
-    this.#waiters.delete(hash);
-    for (const w of list) w(result);
+  /**
+   * The answer for `entry` given a ledger verdict on its hash. A message sent more than once may
+   * meet its own committed copy: refused as DUPLICATE or NONCE_REUSED while the ledger holds that
+   * very hash committed, the client gets the committed view (it was applied once, here too).
+   */
+  #verdictFor(entry: PendingMessage, result: BatchItemResult): BatchItemResult {
+    if (!entry.resent || !("error" in result) || !REFUSED_AS_REPEAT.has(result.error.code)) return result;
+    const m = getMessage(this.#ledger, entry.accepted.message.hash);
+    return m === undefined ? result : { hash: m.hash, status: "committed", index: m.index, epoch: m.epoch.toString() };
   }
 
-  #failWaiters(code: string, message: string): void {
-    for (const hash of [...this.#waiters.keys()]) this.#settle(hash, errorItem(code, message));
+  /** Sends `entries` again later, to whoever leads then. */
+  #requeue(entries: readonly PendingMessage[]): void {
+    for (const e of entries) {
+      if (!this.#pending.isPending(e)) continue;
+      e.resent = true;
+      this.#unrouted.add(e);
+    }
+  }
+
+  #requeueMessages(messages: readonly LedgerMessage[]): void {
+    const entries: PendingMessage[] = [];
+    for (const m of messages) {
+      const e = this.#pending.get(m.hash);
+      if (e !== undefined) entries.push(e);
+    }
+    this.#requeue(entries);
+  }
+
+  /** The block timer: route what waits for a leader, expire overdue clients, cut a block. */
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    if (this.#unrouted.size > 0 && now >= this.#rerouteAtMs) {
+      const entries = [...this.#unrouted].filter((e) => this.#pending.isPending(e));
+      this.#unrouted.clear();
+      this.#route(entries);
+    }
+    if (now >= this.#expiryAtMs) {
+      this.#expiryAtMs = now + EXPIRY_CHECK_MS;
+      const expired = this.#pending.expire(now, errorItem("NO_LEADER", `no leader committed the message within ${ANSWER_BOUND_MS / 1000} s; retry`));
+      if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
+    }
+    void this.#cutBlock();
   }
 
   // ---- leader: blocks and deposits ----
@@ -164,9 +244,10 @@ export class NodeRuntime implements NodeService {
       const w = this.#watcher;
       this.#watcher = undefined;
       void w.stop();
-      // Messages waiting here will not be ordered by us: their clients get NO_LEADER and retry.
-      this.#failWaiters("NO_LEADER", "leadership moved while the message waited; retry");
-      this.#mempool.take(Number.MAX_SAFE_INTEGER);
+    }
+    if (!leading && this.#mempool.size > 0) {
+      // We will not order these: they go to the next leader, their clients keep waiting.
+      this.#requeueMessages(this.#mempool.take(Number.MAX_SAFE_INTEGER));
     }
   }
 
@@ -178,17 +259,16 @@ export class NodeRuntime implements NodeService {
       const entry: LedgerEntry = { type: "block", timestampSec: BigInt(Math.floor(Date.now() / 1000)), messages };
       const outcome = await this.#replicated.propose([encodeEntry(entry)]);
       if (!outcome.accepted) {
-        for (const m of messages) this.#settle(m.hash, errorItem("NO_LEADER", NO_LEADER_MESSAGE));
+        this.#requeueMessages(messages);
         return;
       }
-      // Verdicts arrive through #apply; a block lost to a leader change answers NO_LEADER.
-      void this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, 30_000).then(
+      // Verdicts arrive through #apply. A block lost to a leader change (another entry committed
+      // at its index) or stuck past the bound: its messages go to the next leader.
+      void this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).then(
         (ours) => {
-          if (!ours) for (const m of messages) this.#settle(m.hash, errorItem("NO_LEADER", "the block was lost to a leader change; retry"));
+          if (!ours) this.#requeueMessages(messages);
         },
-        () => {
-          for (const m of messages) this.#settle(m.hash, errorItem("NO_LEADER", "the block did not commit in time; retry"));
-        },
+        () => this.#requeueMessages(messages),
       );
     } catch (error) {
       this.#log.error({ reason: error instanceof Error ? error.message : String(error) }, "cutting a block failed");
@@ -214,19 +294,96 @@ export class NodeRuntime implements NodeService {
     return items.map((item, k) => recovered[k]?.toLowerCase() === item.signer.toLowerCase());
   }
 
-  /** Queues verified messages at the leader; resolves with each one's verdict. */
-  #enqueue(messages: readonly LedgerMessage[]): Promise<BatchItemResult>[] {
-    const answers = messages.map(
-      (m) =>
-        new Promise<BatchItemResult>((resolve) => {
-          const list = this.#waiters.get(m.hash) ?? [];
-          list.push(resolve);
-          this.#waiters.set(m.hash, list);
-        }),
-    );
-    for (const m of messages) this.#mempool.add(m);
-    if (this.#mempool.size >= this.#config.block.maxMessages) void this.#cutBlock();
+  /**
+   * Takes verified messages into the node's keeping and routes the new ones (a hash already
+   * pending here is not routed again); resolves with each one's verdict.
+   */
+  #accept(messages: readonly AcceptedMessage[]): Promise<BatchItemResult>[] {
+    const now = Date.now();
+    const fresh: PendingMessage[] = [];
+    const answers = messages.map((m) => {
+      const added = this.#pending.add(m, now, ANSWER_BOUND_MS);
+      if (added.isNew) fresh.push(added.entry);
+      return added.answer;
+    });
+    this.#route(fresh);
     return answers;
+  }
+
+  /** Leader: into the mempool. Follower: forwarded to the leader. No leader: kept for later. */
+  #route(entries: readonly PendingMessage[]): void {
+    if (entries.length === 0 || this.#stopped) return;
+    if (this.#leading()) {
+      for (const e of entries) this.#mempool.add(e.accepted.message);
+      if (this.#mempool.size >= this.#config.block.maxMessages) void this.#cutBlock();
+      return;
+    }
+    const leader = this.#leaderMember();
+    if (leader === undefined || leader.id === this.#self.id || Date.now() < this.#rerouteAtMs) {
+      for (const e of entries) this.#unrouted.add(e);
+      return;
+    }
+    const transfers: PendingMessage[] = [];
+    for (const e of entries) {
+      if (e.accepted.kind === "withdrawal") void this.#forwardWithdrawal(leader, e, e.accepted.signed);
+      else transfers.push(e);
+    }
+    for (let i = 0; i < transfers.length; i += TRANSFER_BATCH_MAX) void this.#forwardTransfers(leader, transfers.slice(i, i + TRANSFER_BATCH_MAX));
+  }
+
+  async #forwardTransfers(leader: Member, entries: readonly PendingMessage[]): Promise<void> {
+    const transfers: unknown[] = [];
+    for (const e of entries) if (e.accepted.kind === "transfer") transfers.push(encodeTransferRequest(e.accepted.signed));
+    const answer = await this.#post(leader, "/v1/transfers/batch", { transfers });
+    if (answer === undefined) return this.#forwardFailed(entries);
+    if (!answer.ok) {
+      const refusal = errorOf(answer.json, answer.status);
+      for (const e of entries) this.#answerFromLeader(e, refusal);
+      return;
+    }
+    const results = (answer.json as { results?: unknown } | undefined)?.results; // the batch answer's envelope, checked below
+    entries.forEach((e, j) => {
+      const item = Array.isArray(results) ? toBatchItem(results[j]) : undefined;
+      this.#answerFromLeader(e, item ?? errorItem("INTERNAL", "the leader's answer is missing an item"));
+    });
+  }
+
+  async #forwardWithdrawal(leader: Member, entry: PendingMessage, w: SignedWithdrawal): Promise<void> {
+    const answer = await this.#post(leader, "/v1/withdrawals", encodeWithdrawalRequest(w));
+    if (answer === undefined) return this.#forwardFailed([entry]);
+    this.#answerFromLeader(entry, answer.ok ? (toBatchItem(answer.json) ?? errorItem("INTERNAL", "the leader's answer is malformed")) : errorOf(answer.json, answer.status));
+  }
+
+  /** POSTs to the leader's API; undefined when it cannot be reached or answers 503. */
+  async #post(leader: Member, path: string, body: unknown): Promise<{ ok: boolean; status: number; json: unknown } | undefined> {
+    try {
+      const response = await fetch(new URL(path, leader.rest), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      });
+      const json: unknown = await response.json().catch(() => undefined);
+      return response.status === 503 ? undefined : { ok: response.ok, status: response.status, json };
+    } catch {
+      return undefined; // refused, reset or timed out: the leader may or may not have the messages
+    }
+  }
+
+  #forwardFailed(entries: readonly PendingMessage[]): void {
+    this.#rerouteAtMs = Date.now() + REROUTE_BACKOFF_MS;
+    this.#requeue(entries);
+  }
+
+  /** The leader's verdict on a message we forwarded (it answers after its block is applied). */
+  #answerFromLeader(entry: PendingMessage, result: BatchItemResult): void {
+    if (!this.#pending.isPending(entry)) return; // answered already, by our own #apply
+    if ("error" in result && result.error.code === "NO_LEADER") return this.#forwardFailed([entry]);
+    const verdict = this.#verdictFor(entry, result);
+    // Refused as a repeat of a copy our ledger has not applied yet: our own #apply will answer
+    // (the leader answers after commit, so the block that decides is on its way here).
+    if ("error" in verdict && entry.resent && REFUSED_AS_REPEAT.has(verdict.error.code)) return;
+    this.#pending.settle(entry.accepted.message.hash, verdict);
   }
 
   async #forward(path: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
@@ -261,15 +418,10 @@ export class NodeRuntime implements NodeService {
     const valid: number[] = [];
     for (let k = 0; k < transfers.length; k++) if (ok[k]) valid.push(k);
     if (valid.length > 0) {
-      if (this.#leading()) {
-        const messages: LedgerMessage[] = valid.map((k) => ({ kind: "transfer", hash: hashes[k]!, ...this.#messageFields(transfers[k]!) }));
-        const answers = this.#enqueue(messages);
-        valid.forEach((k, j) => (results[k] = answers[j]!));
-      } else {
-        const body = { transfers: valid.map((k) => encodeTransferRequest(transfers[k]!)) };
-        const answer = (await this.#forward("/v1/transfers/batch", body)) as { results?: BatchItemResult[] }; // the leader's batch answer
-        valid.forEach((k, j) => (results[k] = answer.results?.[j] ?? errorItem("INTERNAL", "the leader's answer is missing an item")));
-      }
+      const answers = this.#accept(
+        valid.map((k) => ({ kind: "transfer", message: { kind: "transfer", hash: hashes[k]!, ...this.#messageFields(transfers[k]!) }, signed: transfers[k]! })),
+      );
+      valid.forEach((k, j) => (results[k] = answers[j]!));
     }
     return Promise.all(results);
   }
@@ -283,11 +435,9 @@ export class NodeRuntime implements NodeService {
     const hash = hashWithdrawal(this.#domain, w);
     const [ok] = await this.#verify([{ hash, signature: w.signature, signer: w.account }]);
     if (ok !== true) return errorItem("INVALID_SIGNATURE", "the signature is not the account's");
-    if (this.#leading()) {
-      const [answer] = this.#enqueue([{ kind: "withdrawal", hash, account: w.account, token: w.token, amount: w.amount, nonce: w.nonce, deadline: w.deadline }]);
-      return answer!;
-    }
-    return (await this.#forward("/v1/withdrawals", encodeWithdrawalRequest(w))) as BatchItemResult; // the leader's answer
+    const message: LedgerMessage = { kind: "withdrawal", hash, account: w.account, token: w.token, amount: w.amount, nonce: w.nonce, deadline: w.deadline };
+    const [answer] = this.#accept([{ kind: "withdrawal", message, signed: w }]);
+    return answer!;
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {
