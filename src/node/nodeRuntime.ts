@@ -176,7 +176,7 @@ export class NodeRuntime implements NodeService {
     if (result.type === "block") {
       for (const r of result.results) {
         const entry = this.#pending.get(r.hash);
-        if (entry !== undefined) this.#pending.settle(r.hash, this.#verdictFor(entry, committedView(r)));
+        if (entry !== undefined && !entry.relayed) this.#pending.settle(r.hash, this.#verdictFor(entry, committedView(r)));
       }
     } else if (result.type === "deposit") {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
@@ -201,6 +201,7 @@ export class NodeRuntime implements NodeService {
     for (const e of entries) {
       if (!this.#pending.isPending(e)) continue;
       e.resent = true;
+      e.relayed = false;
       this.#unrouted.add(e);
     }
   }
@@ -325,6 +326,7 @@ export class NodeRuntime implements NodeService {
     }
     const transfers: PendingMessage[] = [];
     for (const e of entries) {
+      e.relayed = !e.resent;
       if (e.accepted.kind === "withdrawal") void this.#forwardWithdrawal(leader, e, e.accepted.signed);
       else transfers.push(e);
     }
@@ -377,7 +379,7 @@ export class NodeRuntime implements NodeService {
 
   /** The leader's verdict on a message we forwarded (it answers after its block is applied). */
   #answerFromLeader(entry: PendingMessage, result: BatchItemResult): void {
-    if (!this.#pending.isPending(entry)) return; // answered already, by our own #apply
+    if (!this.#pending.isPending(entry)) return; // answered already (by our own #apply, or expired)
     if ("error" in result && result.error.code === "NO_LEADER") return this.#forwardFailed([entry]);
     const verdict = this.#verdictFor(entry, result);
     // Refused as a repeat of a copy our ledger has not applied yet: our own #apply will answer

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * The messages a node accepted (signature verified) and has not yet answered: each with its
+ * waiting clients, the signed message to forward again, and the time by which it must be
+ * answered (issue #6: unconfirmed messages are not lost with a leader). One entry per hash, so a
+ * message sent twice to the same node is routed once and both clients get the same verdict.
+ * Pure data structure: time comes in as an argument; the node routes, forwards and settles.
+ */
+import type { BatchItemResult } from "../api/index.ts";
+import type { LedgerMessage } from "../ledger/index.ts";
+import type { SignedTransfer, SignedWithdrawal } from "../protocol/index.ts";
+
+/** A verified message as the ledger sees it, with the signed form the leader's API takes. */
+export type AcceptedMessage =
+  | { readonly kind: "transfer"; readonly message: LedgerMessage; readonly signed: SignedTransfer }
+  | { readonly kind: "withdrawal"; readonly message: LedgerMessage; readonly signed: SignedWithdrawal };
+
+export interface PendingMessage {
+  readonly accepted: AcceptedMessage;
+  /** Wall-clock ms after which the clients are answered NO_LEADER (503: retry). */
+  readonly deadlineMs: number;
+  /**
+   * Sent towards a leader more than once (a forward that failed, a block lost to a leader
+   * change): a later refusal as DUPLICATE or NONCE_REUSED may be about its own earlier copy,
+   * which committed; the node then answers with the committed view.
+   */
+  resent: boolean;
+  /**
+   * Forwarded once and waiting for the leader's answer, which is relayed as it is (so a message
+   * committed before it was sent here is refused as a duplicate, as PROTOCOL.md says), even if
+   * this node's own ledger applies the committed copy first.
+   */
+  relayed: boolean;
+  readonly waiters: ((result: BatchItemResult) => void)[];
+}
+
+export interface AddPendingResult {
+  readonly entry: PendingMessage;
+  readonly answer: Promise<BatchItemResult>;
+  /** False when the hash was already pending here: the new client waits on the same entry. */
+  readonly isNew: boolean;
+}
+
+export class PendingMessages {
+  /** Insertion order is deadline order: every entry gets the same bound when it is added. */
+  readonly #byHash = new Map<string, PendingMessage>();
+
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  get(hash: string): PendingMessage | undefined {
+    return this.#byHash.get(hash);
+  }
+
+  /** True while `entry` is the one pending under its hash (not settled or expired since). */
+  isPending(entry: PendingMessage): boolean {
+    return this.#byHash.get(entry.accepted.message.hash) === entry;
+  }
+
+  /** Registers a client waiting for `accepted`'s verdict; `boundMs` from `nowMs` if new. */
+  add(accepted: AcceptedMessage, nowMs: number, boundMs: number): AddPendingResult {
+    const hash = accepted.message.hash;
+    const existing = this.#byHash.get(hash);
+    const entry = existing ?? { accepted, deadlineMs: nowMs + boundMs, resent: false, relayed: false, waiters: [] };
+    if (existing === undefined) this.#byHash.set(hash, entry);
+    const answer = new Promise<BatchItemResult>((resolve) => entry.waiters.push(resolve));
+    return { entry, answer, isNew: existing === undefined };
+  }
+
+  /** Answers every client waiting on `hash` with `result`; false when none was pending. */
+  settle(hash: string, result: BatchItemResult): boolean {
+    const entry = this.#byHash.get(hash);
+    if (entry === undefined) return false;
+    this.#byHash.delete(hash);
+    for (const w of entry.waiters) w(result);
+    return true;
+  }
+
+  /** Answers every pending client with `result` (shutdown). */
+  settleAll(result: BatchItemResult): void {
+    for (const hash of [...this.#byHash.keys()]) this.settle(hash, result);
+  }
+
+  /** Answers `result` to the entries whose deadline passed at `nowMs`; returns how many. */
+  expire(nowMs: number, result: BatchItemResult): number {
+    let n = 0;
+    for (const [hash, entry] of this.#byHash) {
+      if (entry.deadlineMs > nowMs) break; // later entries have later deadlines
+      this.settle(hash, result);
+      n++;
+    }
+    return n;
+  }
+}
