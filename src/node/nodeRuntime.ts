@@ -92,6 +92,9 @@ function errorOf(json: unknown, status: number): BatchItemResult {
   return errorItem("INTERNAL", `leader answered ${status}`);
 }
 
+/** Blocks the leader keeps proposed but uncommitted at once (see #cutBlock). */
+const MAX_BLOCKS_IN_FLIGHT = 2;
+
 /** The running node. `start()` builds it; `stop()` ends everything it began. */
 export class NodeRuntime implements NodeService {
   readonly #config: Config;
@@ -111,6 +114,8 @@ export class NodeRuntime implements NodeService {
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
   #cutting = false;
+  /** Blocks proposed and not yet committed (or lost). */
+  #blocksInFlight = 0;
   #applied = 0;
   #stopped = false;
 
@@ -254,6 +259,11 @@ export class NodeRuntime implements NodeService {
 
   async #cutBlock(): Promise<void> {
     if (this.#cutting || this.#mempool.size === 0 || this.#stopped) return;
+    // Group commit: while MAX_BLOCKS_IN_FLIGHT blocks wait for their commit, messages gather in
+    // the mempool and go out together in the next one. Every block costs each node one fsync on
+    // its event loop; cutting one every 5 ms under a trickle of single transfers made those syncs
+    // the largest item of the profile and the main cause of latency.
+    if (this.#blocksInFlight >= MAX_BLOCKS_IN_FLIGHT) return;
     this.#cutting = true;
     try {
       const messages = this.#mempool.take(this.#config.block.maxMessages);
@@ -265,12 +275,19 @@ export class NodeRuntime implements NodeService {
       }
       // Verdicts arrive through #apply. A block lost to a leader change (another entry committed
       // at its index) or stuck past the bound: its messages go to the next leader.
-      void this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).then(
-        (ours) => {
-          if (!ours) this.#requeueMessages(messages);
-        },
-        () => this.#requeueMessages(messages),
-      );
+      this.#blocksInFlight++;
+      void this.#replicated
+        .waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS)
+        .then(
+          (ours) => {
+            if (!ours) this.#requeueMessages(messages);
+          },
+          () => this.#requeueMessages(messages),
+        )
+        .finally(() => {
+          this.#blocksInFlight--;
+          void this.#cutBlock();
+        });
     } catch (error) {
       this.#log.error({ reason: error instanceof Error ? error.message : String(error) }, "cutting a block failed");
     } finally {
