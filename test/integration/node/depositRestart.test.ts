@@ -7,31 +7,13 @@
  * deposit once, and a second deposit after the restart is credited once too.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
-import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
-import { startDevnetNodes, waitForClusterReady, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import type { DevnetChain } from "../../../src/devnet/chain.ts";
+import { waitForClusterReady, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import { getJson, pollUntil, startTestDevnet, type TestDevnet } from "./devnetFixture.ts";
 import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
-
-type Json = Record<string, unknown>;
-
-async function getJson(url: string): Promise<Json> {
-  return (await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json()) as Json; // the API answers JSON objects
-}
-
-async function pollUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function nativeBalance(rest: string, account: string): Promise<string | undefined> {
   const a = await getJson(`${rest}/v1/accounts/${account}`);
@@ -39,26 +21,16 @@ async function nativeBalance(rest: string, account: string): Promise<string | un
 }
 
 describe("deposits across a leader crash and restart (Ganache + 3 node processes)", { timeout: 180_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "delta-deposit-restart-"));
+  let devnet: TestDevnet;
   let chain: DevnetChain;
   let cluster: DevnetNodes;
 
   before(async () => {
-    chain = await startDevnetChain();
-    cluster = await startDevnetNodes({
-      dir,
-      rpcUrl: chain.ganache.url,
-      chainId: chain.chainId,
-      bridge: chain.bridgeAddress,
-      feeRecipient: chain.feeRecipient,
-      validatorKeys: chain.validators.map((v) => v.privateKey),
-      adminToken: "test-admin-token-0123456789",
-    });
+    devnet = await startTestDevnet("deposit-restart");
+    ({ chain, cluster } = devnet);
   });
   after(async () => {
-    await cluster?.stop();
-    await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await devnet?.stop();
   });
 
   it("credits a deposit seen by a node that restarts before crediting it exactly once", async () => {

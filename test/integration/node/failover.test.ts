@@ -7,43 +7,16 @@
  *   acknowledged transfer is present exactly once on every live node.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
-import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
-import { startDevnetNodes, waitForClusterReady, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import type { DevnetChain } from "../../../src/devnet/chain.ts";
+import { waitForClusterReady, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import { getJson, pollUntil, post, startTestDevnet, type Json, type TestDevnet } from "./devnetFixture.ts";
 import { NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
 
-type Json = Record<string, unknown>;
-
-async function getJson(url: string): Promise<Json> {
-  return (await (await fetch(url)).json()) as Json; // the API answers JSON objects
-}
-
-async function post(url: string, body: unknown): Promise<{ status: number; body: Json }> {
-  try {
-    const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-    return { status: r.status, body: (await r.json()) as Json }; // JSON object answers
-  } catch {
-    return { status: 0, body: {} }; // connection refused or reset: the node is down
-  }
-}
-
-async function pollUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe("acknowledged writes survive conflicts and a leader crash", { timeout: 240_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "delta-failover-"));
+  let devnet: TestDevnet;
   let chain: DevnetChain;
   let cluster: DevnetNodes;
   let rests: string[] = [];
@@ -57,17 +30,9 @@ describe("acknowledged writes survive conflicts and a leader crash", { timeout: 
   }
 
   before(async () => {
-    chain = await startDevnetChain();
-    cluster = await startDevnetNodes({
-      dir,
-      rpcUrl: chain.ganache.url,
-      chainId: chain.chainId,
-      bridge: chain.bridgeAddress,
-      feeRecipient: chain.feeRecipient,
-      validatorKeys: chain.validators.map((v) => v.privateKey),
-      adminToken: "test-admin-token-0123456789",
-    });
-    rests = cluster.nodes.map((n) => n.rest);
+    devnet = await startTestDevnet("failover");
+    ({ chain, cluster } = devnet);
+    rests = devnet.rests;
     domain = { name: "DeltaBridge", version: "1", chainId: BigInt(chain.chainId), verifyingContract: chain.bridgeAddress };
     // Fund users 0..5 with 1,000 wei each on the bridge, and wait for every node to credit them.
     for (const u of chain.users.slice(0, 6)) {
@@ -83,9 +48,7 @@ describe("acknowledged writes survive conflicts and a leader crash", { timeout: 
     }
   });
   after(async () => {
-    await cluster?.stop();
-    await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await devnet?.stop();
   });
 
   it("commits exactly one of two conflicting transfers sent at once to two nodes", async () => {

@@ -7,64 +7,29 @@
  * Public API only, on the real devnet pieces (Ganache + 3 node processes).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
-import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
-import { startDevnetNodes, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import type { DevnetChain } from "../../../src/devnet/chain.ts";
+import type { DevnetNodes } from "../../../src/devnet/nodes.ts";
+import { getJson, pollUntil, post, startTestDevnet, type Json, type TestDevnet } from "./devnetFixture.ts";
 import { NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
-
-type Json = Record<string, unknown>;
 
 const SENDERS = 5;
 const PER_SENDER = 20n;
 const FUNDS = 1_000n;
 
-async function getJson(url: string): Promise<Json> {
-  return (await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json()) as Json; // the API answers JSON objects
-}
-
-async function post(url: string, body: unknown): Promise<{ status: number; body: Json }> {
-  try {
-    const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(45_000) });
-    return { status: r.status, body: (await r.json()) as Json }; // JSON object answers
-  } catch (error) {
-    return { status: 0, body: { error: error instanceof Error ? error.message : String(error) } };
-  }
-}
-
-async function pollUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe("a follower keeps its clients' messages across a leader crash", { timeout: 180_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "delta-reforward-"));
+  let devnet: TestDevnet;
   let chain: DevnetChain;
   let cluster: DevnetNodes;
   let rests: string[] = [];
   const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
 
   before(async () => {
-    chain = await startDevnetChain();
-    cluster = await startDevnetNodes({
-      dir,
-      rpcUrl: chain.ganache.url,
-      chainId: chain.chainId,
-      bridge: chain.bridgeAddress,
-      feeRecipient: chain.feeRecipient,
-      validatorKeys: chain.validators.map((v) => v.privateKey),
-      adminToken: "test-admin-token-0123456789",
-    });
-    rests = cluster.nodes.map((n) => n.rest);
+    devnet = await startTestDevnet("reforward");
+    ({ chain, cluster } = devnet);
+    rests = devnet.rests;
     for (const u of chain.users.slice(0, SENDERS)) {
       await (await connectAs(chain.bridge, new Wallet(u.privateKey, chain.provider)).deposit({ value: FUNDS })).wait();
     }
@@ -78,9 +43,7 @@ describe("a follower keeps its clients' messages across a leader crash", { timeo
     }
   });
   after(async () => {
-    await cluster?.stop();
-    await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await devnet?.stop();
   });
 
   it("answers every transfer sent to a follower during a leader kill as committed, applied once", async () => {

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Shared by the node integration tests: a devnet (Ganache with the bridge and 3 node processes)
+ * in a temp dir, and small JSON-over-HTTP helpers that talk to the public API only.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
+import { startDevnetNodes, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+
+export type Json = Record<string, unknown>;
+
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+
+export interface TestDevnet {
+  readonly chain: DevnetChain;
+  readonly cluster: DevnetNodes;
+  readonly rests: string[];
+  /** Stops every node process and Ganache, deletes the temp dir. */
+  stop(): Promise<void>;
+}
+
+/** Ganache, the bridge and 3 node processes with free ports, in a fresh temp dir named after `name`. */
+export async function startTestDevnet(name: string): Promise<TestDevnet> {
+  const dir = mkdtempSync(join(tmpdir(), `delta-${name}-`));
+  const chain = await startDevnetChain();
+  let cluster: DevnetNodes;
+  try {
+    cluster = await startDevnetNodes({
+      dir,
+      rpcUrl: chain.ganache.url,
+      chainId: chain.chainId,
+      bridge: chain.bridgeAddress,
+      feeRecipient: chain.feeRecipient,
+      validatorKeys: chain.validators.map((v) => v.privateKey),
+      adminToken: TEST_ADMIN_TOKEN,
+    });
+  } catch (error) {
+    await chain.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    chain,
+    cluster,
+    rests: cluster.nodes.map((n) => n.rest),
+    stop: async () => {
+      await cluster.stop();
+      await chain.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function getJson(url: string): Promise<Json> {
+  return (await (await fetch(url)).json()) as Json; // the API answers JSON objects
+}
+
+/** POSTs JSON; status 0 when the node is down (connection refused or reset) or too slow. */
+export async function post(url: string, body: unknown): Promise<{ status: number; body: Json }> {
+  try {
+    const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(45_000) });
+    return { status: r.status, body: (await r.json()) as Json }; // JSON object answers
+  } catch (error) {
+    return { status: 0, body: { error: error instanceof Error ? error.message : String(error) } };
+  }
+}
+
+/** Polls `check` every 50 ms (a failing check counts as "not yet") until it returns a value. */
+export async function pollUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
