@@ -276,6 +276,10 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     res.json({ epoch });
   });
 
+  app.get("/v1/admin/state", routeTag("/v1/admin/state"), admin, (_req: Request, res: Response) => {
+    res.json(service.stateView());
+  });
+
   app.get("/healthz", routeTag("/healthz"), (_req: Request, res: Response) => {
     res.json({ status: "ok" });
   });

@@ -48,6 +48,7 @@ export type {
   EpochView,
   NodeMetrics,
   NodeService,
+  StateView,
   StatusView,
   TransferView,
 } from "./nodeService.ts";

@@ -79,6 +79,13 @@ export interface EpochView {
   readonly settlementTxs: readonly string[];
 }
 
+/** GET /v1/admin/state (admin): the ledger's state hash, to check that a refusal changed nothing. */
+export interface StateView {
+  /** stateHash of the ledger (src/ledger), 0x hex. */
+  readonly stateHash: string;
+  readonly appliedIndex: number;
+}
+
 /** Figures for /metrics, read on each scrape. */
 export interface NodeMetrics {
   readonly role: "leader" | "follower" | "candidate";
@@ -108,4 +115,6 @@ export interface NodeService {
   /** Seals the open epoch if it holds anything; the sealed epoch (decimal) or null. */
   seal(): Promise<{ readonly epoch: string | null }>;
   metrics(): NodeMetrics;
+  /** The ledger's state hash and the log index it reflects. */
+  stateView(): StateView;
 }

@@ -23,6 +23,7 @@ import {
   EpochViewSchema,
   ErrorBodySchema,
   HealthSchema,
+  StateViewSchema,
   SealResultSchema,
   StatusViewSchema,
   TransferViewSchema,
@@ -161,6 +162,16 @@ const OPERATIONS: readonly Operation[] = [
     errors: [400, 401, 413, 415, 500, 503],
     admin: true,
   },
+  {
+    method: "get",
+    path: "/v1/admin/state",
+    operationId: "getState",
+    summary: "The ledger's state hash and applied index (operators and tests: a refused request leaves it unchanged)",
+    ok: "StateView",
+    okDescription: "The state hash",
+    errors: [401, 500],
+    admin: true,
+  },
   { method: "get", path: "/healthz", operationId: "getHealth", summary: "Liveness", ok: "Health", okDescription: "The process serves requests", errors: [] },
   {
     method: "get",
@@ -201,6 +212,7 @@ const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   EpochView: EpochViewSchema,
   SealResult: SealResultSchema,
   Health: HealthSchema,
+  StateView: StateViewSchema,
 };
 
 function ref(id: string): Json {

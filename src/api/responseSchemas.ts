@@ -12,7 +12,7 @@ import type {
   AccountView,
   CommittedView,
   DomainView,
-  EpochView,
+  EpochView, StateView,
   StatusView,
   TransferView,
 } from "./nodeService.ts";
@@ -124,6 +124,14 @@ export const SealResultSchema = z
   .object({ epoch: uint("the epoch sealed").nullable().meta({ description: "the epoch sealed, or null when the open one was empty" }) })
   .meta({ id: "SealResult", description: "The epoch sealed, or null" });
 
+/** GET /v1/admin/state. */
+export const StateViewSchema = z
+  .object({
+    stateHash: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the ledger's state hash" }),
+    appliedIndex: z.int().min(0).meta({ description: "the log index the state reflects" }),
+  })
+  .meta({ id: "StateView", description: "The ledger's state hash: equal on nodes that applied the same log prefix" });
+
 /** GET /healthz. */
 export const HealthSchema = z.object({ status: z.literal("ok") }).meta({ id: "Health", description: "The process serves requests" });
 
@@ -142,6 +150,7 @@ const _fits = {
   committed: true satisfies Fits<CommittedView, typeof CommittedViewSchema>,
   transfer: true satisfies Fits<TransferView, typeof TransferViewSchema>,
   epoch: true satisfies Fits<EpochView, typeof EpochViewSchema>,
+  state: true satisfies Fits<StateView, typeof StateViewSchema>,
   errorCode: true satisfies Fits<ErrorCode, typeof ErrorBodySchema.shape.error.shape.code>,
 };
 void _fits;

@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
-import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView } from "../api/index.ts";
+import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView, StateView } from "../api/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode } from "../errors.ts";
 import {
@@ -23,6 +23,7 @@ import {
   getEpochHeads,
   getEpochSummary,
   getMessage,
+  stateHash,
   type LedgerEntry,
   type LedgerMessage,
   type LedgerState,
@@ -541,6 +542,10 @@ export class NodeRuntime implements NodeService {
       payouts: e.payouts.map((p) => ({ account: getAddress(p.account), token: getAddress(p.token), amount: p.amount.toString() })),
       settlementTxs: [...e.settlementTxs],
     };
+  }
+
+  stateView(): StateView {
+    return { stateHash: stateHash(this.#ledger), appliedIndex: this.#applied };
   }
 
   metrics(): NodeMetrics {

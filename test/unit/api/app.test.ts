@@ -550,10 +550,19 @@ describe("GET /v1/openapi.json", () => {
     ["get", "/v1/epochs/current"],
     ["get", "/v1/epochs/{n}"],
     ["post", "/v1/admin/seal"],
+    ["get", "/v1/admin/state"],
     ["get", "/healthz"],
     ["get", "/metrics"],
     ["get", "/v1/openapi.json"],
   ];
+
+  test("GET /v1/admin/state needs the admin token and answers the ledger's state hash", async () => {
+    const refused = await call({ method: "GET", path: "/v1/admin/state" });
+    assert.equal(refused.status, 401);
+    const answer = await call({ method: "GET", path: "/v1/admin/state", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(answer.status, 200);
+    assert.equal(field(answer.body, "stateHash"), service.stateHash());
+  });
 
   test("is OpenAPI 3.1 listing every route with its schemas and error answers", async () => {
     const answer = await call({ method: "GET", path: "/v1/openapi.json" });

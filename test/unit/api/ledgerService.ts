@@ -14,6 +14,7 @@ import type {
   EpochView,
   NodeMetrics,
   NodeService,
+  StateView,
   StatusView,
   TransferView,
 } from "../../../src/api/index.ts";
@@ -78,6 +79,10 @@ export class LedgerService implements NodeService {
   }
 
   /** keccak256 of the canonical ledger snapshot: equal exactly when nothing changed. */
+  stateView(): StateView {
+    return { stateHash: stateHash(this.state), appliedIndex: 0 };
+  }
+
   stateHash(): Hash {
     return stateHash(this.state);
   }
