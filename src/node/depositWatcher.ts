@@ -6,6 +6,7 @@
  * may rescan: a new leader starts again from the configured first block. RPC errors are retried
  * with exponential backoff; the watcher never throws.
  */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { Contract, Interface, JsonRpcProvider, getAddress } from "ethers";
 import type { DepositEntry } from "../ledger/index.ts";
 import type { Address } from "../protocol/index.ts";
@@ -24,8 +25,31 @@ export interface DepositWatcherChain {
   readonly fromBlock: number;
 }
 
-/** Proposes deposit entries; resolves false when this node no longer leads (the watcher waits). */
+/**
+ * Proposes deposit entries and resolves true once they are committed (credited or refused as
+ * duplicates by the ledger); false when this node no longer leads or they did not commit (the
+ * watcher stops advancing and tries again later).
+ */
 export type ProposeDeposits = (deposits: readonly DepositEntry[]) => Promise<boolean>;
+
+/** The saved cursor, or 0 when there is none or it is unreadable (then the watcher rescans). */
+function readCursor(file: string | undefined): number {
+  if (file === undefined) return 0;
+  try {
+    const v = (JSON.parse(readFileSync(file, "utf8")) as { nextBlock?: unknown }).nextBlock; // our own file
+    return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Saves the cursor atomically (write, then rename over the old file). */
+function writeCursor(file: string | undefined, nextBlock: number): void {
+  if (file === undefined) return;
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ nextBlock }) + "\n");
+  renameSync(tmp, file);
+}
 
 export class DepositWatcher {
   readonly #chain: DepositWatcherChain;
@@ -38,11 +62,20 @@ export class DepositWatcher {
   #stopped = false;
   #failures = 0;
 
-  constructor(chain: DepositWatcherChain, log: ConsensusLogger, propose: ProposeDeposits) {
+  readonly #cursorFile: string | undefined;
+
+  /**
+   * `cursorFile`: where the first block not yet scanned is kept, so a restarted node resumes there
+   * instead of rescanning from `fromBlock`. It only advances past blocks whose deposits are
+   * committed, so a crash can never skip a deposit; at worst a block is scanned twice (the ledger
+   * credits a depositId once).
+   */
+  constructor(chain: DepositWatcherChain, log: ConsensusLogger, propose: ProposeDeposits, cursorFile?: string) {
     this.#chain = chain;
     this.#log = log;
     this.#propose = propose;
-    this.#cursor = chain.fromBlock;
+    this.#cursorFile = cursorFile;
+    this.#cursor = Math.max(chain.fromBlock, readCursor(cursorFile));
     this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true });
     this.#bridge = new Contract(getAddress(chain.bridge), DEPOSITED, this.#provider);
   }
@@ -82,8 +115,9 @@ export class DepositWatcher {
             amount: BigInt(parsed.args.getValue("amount")),
           });
         }
-        if (deposits.length > 0 && !(await this.#propose(deposits))) break; // not leading any more
+        if (deposits.length > 0 && !(await this.#propose(deposits))) break; // not leading, or not committed
         this.#cursor = to + 1;
+        writeCursor(this.#cursorFile, this.#cursor);
       }
       this.#failures = 0;
       this.#schedule(this.#chain.pollMs);

@@ -242,10 +242,17 @@ export class NodeRuntime implements NodeService {
 
   #leadershipChanged(leading: boolean): void {
     if (leading && this.#watcher === undefined && !this.#stopped) {
-      this.#watcher = new DepositWatcher(this.#config.chain, this.#log, async (deposits) => {
-        const outcome = await this.#replicated.propose(deposits.map((d) => encodeEntry(d)));
-        return outcome.accepted;
-      });
+      this.#watcher = new DepositWatcher(
+        this.#config.chain,
+        this.#log,
+        async (deposits) => {
+          const outcome = await this.#replicated.propose(deposits.map((d) => encodeEntry(d)));
+          if (!outcome.accepted) return false;
+          // The cursor may only pass these blocks once the credits are committed.
+          return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).catch(() => false);
+        },
+        join(this.#config.dataDir, "deposit-cursor.json"),
+      );
       this.#watcher.start();
     } else if (!leading && this.#watcher !== undefined) {
       const w = this.#watcher;

@@ -79,6 +79,11 @@ describe("every refusal of PROTOCOL.md §2 on a real node changes nothing", { ti
     const first = await sign({});
     const committed = await post(`${follower}/v1/transfers`, first);
     assert.equal(committed.status, 200, JSON.stringify(committed.body));
+    // Followers learn a commit with the next append or heartbeat: wait until every node applied it.
+    await pollUntil("all nodes at the same state", 10_000, async () => {
+      const hashes = await Promise.all(rests.map(stateOf));
+      return hashes.every((h) => h === hashes[0]) ? true : undefined;
+    });
     const good = await sign({ nonce: 1n });
     const json = (v: unknown): string => JSON.stringify(v);
     const transfer = (name: string, body: unknown, status: number, code: string): Case => ({ name, method: "POST", path: "/v1/transfers", body: json(body), status, code });
