@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   });
   checkSignatureRecovery(logger);
   const runtime = await NodeRuntime.start(config, logger.child({ module: "node" }));
-  const app = createApi(runtime, { adminToken: config.adminToken, logger: logger.child({ module: "api" }) });
+  const app = createApi(runtime, { adminToken: config.adminToken, logger: logger.child({ module: "api" }), metricsRegistry: runtime.metricsRegistry });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.restPort, config.host, () => resolve(s));
     s.once("error", reject);

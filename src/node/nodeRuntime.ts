@@ -13,6 +13,7 @@
  */
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
+import { Histogram, Registry } from "prom-client";
 import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView, StateView } from "../api/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode } from "../errors.ts";
@@ -115,6 +116,20 @@ export class NodeRuntime implements NodeService {
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
   #cutting = false;
+  /** The node's own Prometheus metrics; node.ts hands the registry to the API, which serves it. */
+  readonly metricsRegistry = new Registry();
+  readonly #blockMessages = new Histogram({
+    name: "delta_block_messages",
+    help: "Messages per block this node proposed as leader",
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
+    registers: [this.metricsRegistry],
+  });
+  readonly #commitSeconds = new Histogram({
+    name: "delta_block_commit_seconds",
+    help: "Time from proposing a block to its commit on a majority, as leader",
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.metricsRegistry],
+  });
   /** Blocks proposed and not yet committed (or lost). */
   #blocksInFlight = 0;
   #applied = 0;
@@ -284,11 +299,14 @@ export class NodeRuntime implements NodeService {
       // Verdicts arrive through #apply. A block lost to a leader change (another entry committed
       // at its index) or stuck past the bound: its messages go to the next leader.
       this.#blocksInFlight++;
+      this.#blockMessages.observe(messages.length);
+      const proposedAt = performance.now();
       void this.#replicated
         .waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS)
         .then(
           (ours) => {
-            if (!ours) this.#requeueMessages(messages);
+            if (ours) this.#commitSeconds.observe((performance.now() - proposedAt) / 1000);
+            else this.#requeueMessages(messages);
           },
           () => this.#requeueMessages(messages),
         )

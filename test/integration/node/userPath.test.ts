@@ -73,5 +73,13 @@ describe("a user's path through the public API (Ganache + 3 node processes)", { 
       const fees = await getJson(`${rest}/v1/accounts/${chain.feeRecipient}`);
       assert.deepEqual(fees["balances"], { [NATIVE_TOKEN]: "1000" });
     }
+
+    // The leader's metrics count the blocks it proposed and their commit times.
+    const leaderRest = rests[cluster.nodes.findIndex((n) => n.address === status["leader"])]!;
+    const metrics = await (await fetch(`${leaderRest}/metrics`)).text();
+    const blocks = /^delta_block_messages_count (\d+)/m.exec(metrics);
+    assert.ok(blocks !== null && Number(blocks[1]) >= 2, "at least the transfer's and the withdrawal's blocks");
+    assert.match(metrics, /^delta_block_commit_seconds_count [1-9]/m);
+    assert.match(metrics, /^delta_node_role\{role="leader"\} 1/m);
   });
 });
