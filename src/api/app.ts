@@ -250,6 +250,10 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     res.json(view);
   });
 
+  app.get("/v1/transfers/:hash/proof", routeTag("/v1/transfers/:hash/proof"), (req: Request<{ hash: string }>, res: Response) => {
+    res.json(service.transferProof(parseHashParam(req.params.hash)));
+  });
+
   app.post("/v1/withdrawals", routeTag("/v1/withdrawals"), ...writeBody, async (req: Request, res: Response) => {
     const withdrawal = unwrap(tryParseWithdrawalRequest(req.body));
     answerWrite(res, await service.submitWithdrawal(withdrawal), "withdrawal");

@@ -79,6 +79,16 @@ export interface EpochView {
   readonly settlementTxs: readonly string[];
 }
 
+/** GET /v1/transfers/:hash/proof (PROTOCOL.md §4): verifies with MerkleProof.verify(proof, root, leaf). */
+export interface ProofView {
+  readonly hash: string;
+  /** Decimal string. */
+  readonly epoch: string;
+  readonly leaf: string;
+  readonly root: string;
+  readonly proof: readonly string[];
+}
+
 /** GET /v1/admin/state (admin): the ledger's state hash, to check that a refusal changed nothing. */
 export interface StateView {
   /** stateHash of the ledger (src/ledger), 0x hex. */
@@ -110,6 +120,8 @@ export interface NodeService {
   submitWithdrawal(withdrawal: SignedWithdrawal): Promise<BatchItemResult>;
   /** Undefined when the hash is unknown. */
   transfer(hash: string): TransferView | undefined;
+  /** The Merkle proof of a committed message; throws NOT_FOUND (unknown) or EPOCH_OPEN (not sealed yet). */
+  transferProof(hash: string): ProofView;
   /** `epoch` undefined: the open one. Undefined when it does not exist. */
   epoch(epoch?: bigint): EpochView | undefined;
   /** Seals the open epoch if it holds anything; the sealed epoch (decimal) or null. */

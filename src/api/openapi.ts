@@ -24,6 +24,7 @@ import {
   ErrorBodySchema,
   HealthSchema,
   StateViewSchema,
+  ProofViewSchema,
   SealResultSchema,
   StatusViewSchema,
   TransferViewSchema,
@@ -164,6 +165,16 @@ const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get",
+    path: "/v1/transfers/{hash}/proof",
+    operationId: "getTransferProof",
+    summary: "A Merkle proof of a transfer against its sealed epoch's transfers root",
+    parameters: [HASH_PARAMETER],
+    ok: "ProofView",
+    okDescription: "The proof (verifies with OpenZeppelin MerkleProof.verify)",
+    errors: [400, 404, 409, 500],
+  },
+  {
+    method: "get",
     path: "/v1/admin/state",
     operationId: "getState",
     summary: "The ledger's state hash and applied index (operators and tests: a refused request leaves it unchanged)",
@@ -213,6 +224,7 @@ const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   SealResult: SealResultSchema,
   Health: HealthSchema,
   StateView: StateViewSchema,
+  ProofView: ProofViewSchema,
 };
 
 function ref(id: string): Json {

@@ -12,7 +12,7 @@ import type {
   AccountView,
   CommittedView,
   DomainView,
-  EpochView, StateView,
+  EpochView, ProofView, StateView,
   StatusView,
   TransferView,
 } from "./nodeService.ts";
@@ -124,6 +124,17 @@ export const SealResultSchema = z
   .object({ epoch: uint("the epoch sealed").nullable().meta({ description: "the epoch sealed, or null when the open one was empty" }) })
   .meta({ id: "SealResult", description: "The epoch sealed, or null" });
 
+/** GET /v1/transfers/:hash/proof. */
+export const ProofViewSchema = z
+  .object({
+    hash: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the message's EIP-712 digest" }),
+    epoch: uint("the sealed epoch holding it"),
+    leaf: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "keccak256(hash)" }),
+    root: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the epoch's transfers root" }),
+    proof: z.array(z.string().regex(/^0x[0-9a-f]{64}$/)).meta({ description: "sibling hashes from the leaf up" }),
+  })
+  .meta({ id: "ProofView", description: "A Merkle proof of a message against its epoch's transfers root (PROTOCOL.md §4)" });
+
 /** GET /v1/admin/state. */
 export const StateViewSchema = z
   .object({
@@ -151,6 +162,7 @@ const _fits = {
   transfer: true satisfies Fits<TransferView, typeof TransferViewSchema>,
   epoch: true satisfies Fits<EpochView, typeof EpochViewSchema>,
   state: true satisfies Fits<StateView, typeof StateViewSchema>,
+  proof: true satisfies Fits<ProofView, typeof ProofViewSchema>,
   errorCode: true satisfies Fits<ErrorCode, typeof ErrorBodySchema.shape.error.shape.code>,
 };
 void _fits;

@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
 import { Histogram, Registry } from "prom-client";
-import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView, StateView } from "../api/index.ts";
+import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView, ProofView, StateView } from "../api/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode } from "../errors.ts";
 import {
@@ -24,6 +24,7 @@ import {
   getEpochHeads,
   getEpochSummary,
   getMessage,
+  getMessageProof,
   stateHash,
   type LedgerEntry,
   type LedgerMessage,
@@ -567,6 +568,11 @@ export class NodeRuntime implements NodeService {
       payouts: e.payouts.map((p) => ({ account: getAddress(p.account), token: getAddress(p.token), amount: p.amount.toString() })),
       settlementTxs: [...e.settlementTxs],
     };
+  }
+
+  transferProof(hash: string): ProofView {
+    const p = getMessageProof(this.#ledger, hash);
+    return { hash: p.hash, epoch: p.epoch.toString(), leaf: p.leaf, root: p.root, proof: [...p.proof] };
   }
 
   stateView(): StateView {

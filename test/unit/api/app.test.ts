@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { after, before, describe, test } from "node:test";
-import { Wallet } from "ethers";
+import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
+import { keccak256, Wallet } from "ethers";
 import { pino } from "pino";
 import type { z } from "zod";
 import {
@@ -19,6 +20,7 @@ import {
   createApi,
   DomainViewSchema,
   EpochViewSchema,
+  ProofViewSchema,
   ErrorBodySchema,
   HealthSchema,
   SealResultSchema,
@@ -290,6 +292,18 @@ describe("REST API happy paths (PROTOCOL.md §2)", () => {
     assert.ok(epoch.payouts.some((p) => p.account === addr(alice) && p.token === TOKEN && p.amount === "400"));
   });
 
+  let provenHash = "";
+  test("GET /v1/transfers/:hash/proof: 409 EPOCH_OPEN while the epoch is open, 404 for an unknown hash", async () => {
+    const body = await signTransfer(alice, { to: bob.address, amount: "3", nonce: String(nonceOf(alice)) });
+    const committed = ok(await call({ method: "POST", path: "/v1/transfers", json: body }), CommittedViewSchema);
+    provenHash = committed.hash;
+    const open = await call({ method: "GET", path: `/v1/transfers/${provenHash}/proof` });
+    assert.equal(open.status, 409);
+    assert.equal(field(field(open.body, "error"), "code"), "EPOCH_OPEN");
+    const unknown = await call({ method: "GET", path: `/v1/transfers/0x${"cd".repeat(32)}/proof` });
+    assert.equal(unknown.status, 404);
+  });
+
   test("POST /v1/admin/seal with the token seals the open epoch, then answers null when empty", async () => {
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     assert.deepEqual(ok(await call({ method: "POST", path: "/v1/admin/seal", headers: auth }), SealResultSchema), { epoch: "1" });
@@ -297,6 +311,11 @@ describe("REST API happy paths (PROTOCOL.md §2)", () => {
     const sealed = ok(await call({ method: "GET", path: "/v1/epochs/1" }), EpochViewSchema);
     assert.equal(sealed.status, "sealed");
     assert.match(sealed.root ?? "", /^0x[0-9a-f]{64}$/);
+    // Once sealed, the proof links keccak256(hash) to the epoch's root (PROTOCOL.md §4).
+    const proof = ok(await call({ method: "GET", path: `/v1/transfers/${provenHash}/proof` }), ProofViewSchema);
+    assert.equal(proof.root, sealed.root);
+    assert.equal(proof.leaf, keccak256(provenHash));
+    assert.ok(SimpleMerkleTree.verify(proof.root, proof.leaf, proof.proof));
     const current = ok(await call({ method: "GET", path: "/v1/epochs/current" }), EpochViewSchema);
     assert.deepEqual([current.epoch, current.status, current.transfers], ["2", "open", 0]);
   });
@@ -546,6 +565,7 @@ describe("GET /v1/openapi.json", () => {
     ["post", "/v1/transfers"],
     ["post", "/v1/transfers/batch"],
     ["get", "/v1/transfers/{hash}"],
+    ["get", "/v1/transfers/{hash}/proof"],
     ["post", "/v1/withdrawals"],
     ["get", "/v1/epochs/current"],
     ["get", "/v1/epochs/{n}"],

@@ -14,6 +14,7 @@ import type {
   EpochView,
   NodeMetrics,
   NodeService,
+  ProofView,
   StateView,
   StatusView,
   TransferView,
@@ -25,6 +26,7 @@ import {
   getEpochHeads,
   getEpochSummary,
   getMessage,
+  getMessageProof,
   stateHash,
   type LedgerMessage,
   type LedgerState,
@@ -79,6 +81,11 @@ export class LedgerService implements NodeService {
   }
 
   /** keccak256 of the canonical ledger snapshot: equal exactly when nothing changed. */
+  transferProof(hash: string): ProofView {
+    const p = getMessageProof(this.state, hash);
+    return { hash: p.hash, epoch: p.epoch.toString(), leaf: p.leaf, root: p.root, proof: [...p.proof] };
+  }
+
   stateView(): StateView {
     return { stateHash: stateHash(this.state), appliedIndex: 0 };
   }
