@@ -117,6 +117,8 @@ export class NodeRuntime implements NodeService {
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
   #cutting = false;
+  /** Stopping: new writes are refused while accepted ones finish. */
+  #draining = false;
   /** The node's own Prometheus metrics; node.ts hands the registry to the API, which serves it. */
   readonly metricsRegistry = new Registry();
   readonly #blockMessages = new Histogram({
@@ -173,8 +175,18 @@ export class NodeRuntime implements NodeService {
     return node;
   }
 
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
+  /**
+   * Graceful stop: refuses new writes at once (NO_LEADER: clients retry on another node), lets the
+   * messages already accepted finish (committed and answered) for up to `drainMs`, then answers
+   * what is left with NO_LEADER and closes the log and storage.
+   */
+  async stop(options: { readonly drainMs?: number } = {}): Promise<void> {
+    if (this.#stopped || this.#draining) return;
+    this.#draining = true;
+    const deadline = Date.now() + (options.drainMs ?? 5_000);
+    while (Date.now() < deadline && (this.#pending.size > 0 || this.#mempool.size > 0 || this.#blocksInFlight > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     this.#stopped = true;
     if (this.#blockTimer !== undefined) clearInterval(this.#blockTimer);
     await this.#watcher?.stop();
@@ -457,7 +469,7 @@ export class NodeRuntime implements NodeService {
   }
 
   async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
-    if (this.#stopped) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
+    if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
     const hashes = transfers.map((t) => hashTransfer(this.#domain, t));
     const ok = await this.#verify(transfers.map((t, k) => ({ hash: hashes[k]!, signature: t.signature, signer: t.from })));
     const results: (BatchItemResult | Promise<BatchItemResult>)[] = transfers.map(() => errorItem("INVALID_SIGNATURE", "the signature is not the sender's"));
@@ -477,7 +489,7 @@ export class NodeRuntime implements NodeService {
   }
 
   async submitWithdrawal(w: SignedWithdrawal): Promise<BatchItemResult> {
-    if (this.#stopped) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
+    if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
     const hash = hashWithdrawal(this.#domain, w);
     const [ok] = await this.#verify([{ hash, signature: w.signature, signer: w.account }]);
     if (ok !== true) return errorItem("INVALID_SIGNATURE", "the signature is not the account's");
