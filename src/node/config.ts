@@ -53,6 +53,13 @@ export const ConfigSchema = z.strictObject({
   block: z
     .strictObject({ intervalMs: z.int().min(1).default(5), maxMessages: z.int().min(1).max(10_000).default(2_000) })
     .default({ intervalMs: 5, maxMessages: 2_000 }),
+  /**
+   * The leader seals the open epoch once it is this old or holds this many messages (never an
+   * empty one); 0 turns that trigger off. `POST /v1/admin/seal` seals at any time.
+   */
+  epoch: z
+    .strictObject({ intervalMs: z.int().min(0).default(30_000), maxMessages: z.int().min(0).default(10_000) })
+    .default({ intervalMs: 30_000, maxMessages: 10_000 }),
 });
 
 export type Config = Readonly<z.output<typeof ConfigSchema>>;

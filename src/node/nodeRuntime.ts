@@ -117,6 +117,10 @@ export class NodeRuntime implements NodeService {
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
   #cutting = false;
+  /** An automatic seal is in flight. */
+  #sealing = false;
+  /** When this node first saw the open epoch hold a message (the age trigger counts from there). */
+  #epochSeenAt: { epoch: bigint; atMs: number } = { epoch: 0n, atMs: 0 };
   /** Stopping: new writes are refused while accepted ones finish. */
   #draining = false;
   /** The node's own Prometheus metrics; node.ts hands the registry to the API, which serves it. */
@@ -264,6 +268,34 @@ export class NodeRuntime implements NodeService {
       if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
     }
     void this.#cutBlock();
+    this.#maybeSeal(now);
+  }
+
+  /**
+   * The leader seals the open epoch by age or size (config.epoch). The age counts from when this
+   * node first saw the epoch hold a message; a new leader restarts the count, which can only delay
+   * a seal. Sealing is a log entry, so every node seals at the same point.
+   */
+  #maybeSeal(now: number): void {
+    if (this.#sealing || !this.#leading()) return;
+    const heads = getEpochHeads(this.#ledger);
+    const open = getEpochSummary(this.#ledger, heads.openEpoch);
+    const messages = open === undefined ? 0 : open.transfers + open.withdrawals;
+    if (messages === 0) return;
+    if (this.#epochSeenAt.epoch !== heads.openEpoch) this.#epochSeenAt = { epoch: heads.openEpoch, atMs: now };
+    const { intervalMs, maxMessages } = this.#config.epoch;
+    const old = intervalMs > 0 && now - this.#epochSeenAt.atMs >= intervalMs;
+    const full = maxMessages > 0 && messages >= maxMessages;
+    if (!old && !full) return;
+    this.#sealing = true;
+    void this.seal()
+      .then(({ epoch }) => {
+        if (epoch !== null) this.#log.info({ epoch, messages, reason: full ? "size" : "age" }, "epoch sealed");
+      })
+      .catch((error: unknown) => this.#log.warn({ reason: error instanceof Error ? error.message : String(error) }, "automatic seal failed; retrying"))
+      .finally(() => {
+        this.#sealing = false;
+      });
   }
 
   // ---- leader: blocks and deposits ----
