@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const config = loadConfig(configPath);
   const logger = pino({
     base: { restPort: config.restPort },
-    redact: { paths: ["adminToken", "identitySeed", "mokkaPrivateKey", "validatorPrivateKey", "authorization", "*.authorization", "req.headers.authorization"], censor: "[redacted]" },
+    redact: { paths: ["adminToken", "identitySeed", "mokkaPrivateKey", "validatorPrivateKey", "submitterPrivateKey", "*.submitterPrivateKey", "authorization", "*.authorization", "req.headers.authorization"], censor: "[redacted]" },
   });
   checkSignatureRecovery(logger);
   const runtime = await NodeRuntime.start(config, logger.child({ module: "node" }));

@@ -11,6 +11,8 @@ import { DeltaError } from "../errors.ts";
 export const CONTRACTS = {
   DeltaBridge: "DeltaBridge.sol/DeltaBridge.json",
   TestToken: "test/TestToken.sol/TestToken.json",
+  /** Test-only: OpenZeppelin MerkleProof.verify exposed, to check served proofs on-chain. */
+  MerkleProofHarness: "test/MerkleProofHarness.sol/MerkleProofHarness.json",
 } as const;
 
 export type ContractName = keyof typeof CONTRACTS;

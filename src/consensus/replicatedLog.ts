@@ -35,7 +35,7 @@ import {
 } from "./logCore.ts";
 import { tryParseVoteRequest } from "./messages.ts";
 import { TcpTransport, type TransportStats } from "./tcpTransport.ts";
-import { decodeMessage, encodeMessage, LOG_PACKET_TYPE } from "./wire.ts";
+import { APP_PACKET_TYPE, decodeMessage, encodeMessage, LOG_PACKET_TYPE } from "./wire.ts";
 
 /** A cluster member: transport identity, where it listens, and its Mokka public key. */
 export interface LogMember {
@@ -456,6 +456,18 @@ export class ReplicatedLog extends EventEmitter {
     for (const anomaly of ready.anomalies) this.#log.warn({ anomaly }, "refused consensus input");
   }
 
+  /**
+   * Sends an application message (JSON-safe `data`) to member `peerId` over the authenticated
+   * transport; it arrives as the "app" event `(from, data)` there. Fire and forget: never throws,
+   * dropped when the peer is unknown or unreachable.
+   */
+  sendApp(peerId: string, data: Record<string, unknown>): void {
+    const key = this.#mokkaKeyById.get(peerId);
+    if (key === undefined || this.#stopped) return;
+    const packet = this.#mokka.messageApi.packet(APP_PACKET_TYPE, data);
+    this.#mokka.messageApi.message(packet, key).catch(NOOP);
+  }
+
   /** A snapshot jumped past these indexes: whether our entries made it is unknown, so "lost". */
   #settleWaitersUpTo(index: number): void {
     for (const [i, list] of this.#commitWaiters) {
@@ -540,6 +552,11 @@ export class ReplicatedLog extends EventEmitter {
     // The transport authenticated `from`; a packet claiming another member's Mokka key is forged.
     if (this.#mokkaKeyById.get(from) !== packet.publicKey) {
       this.#dropped["wrongMokkaKey"]!++;
+      return;
+    }
+    if (packet.type === APP_PACKET_TYPE) {
+      // Untrusted content from an authenticated member: the listener validates it.
+      this.emit("app", from, packet.data);
       return;
     }
     if (packet.type === LOG_PACKET_TYPE || (packet.type === MOKKA_ACK && packet.data !== null && packet.data !== undefined)) {

@@ -10,6 +10,12 @@ import { tryParseMessage, type ConsensusMessage, type ParseResult } from "./mess
 /** Mokka packet type of our log-replication messages (Mokka's own are 10-12; it ignores others). */
 export const LOG_PACKET_TYPE = 100;
 
+/**
+ * Mokka packet type of application messages between members (the node's settlement signatures):
+ * authenticated by the transport like everything else, handed to the application unparsed.
+ */
+export const APP_PACKET_TYPE = 101;
+
 function entryToWire(e: LogEntry): Record<string, unknown> {
   return { index: e.index, term: e.term, leader: e.leader, prevHash: e.prevHash, data: Buffer.from(e.data).toString("base64"), hash: e.hash };
 }

@@ -28,6 +28,16 @@ export interface DevnetNodesOptions {
   readonly restPorts?: readonly number[];
   readonly host?: string;
   readonly log?: (line: string) => void;
+  /** Epoch sealing (node config `epoch`; default: every 30 s or 10,000 messages). */
+  readonly epoch?: { readonly intervalMs?: number; readonly maxMessages?: number };
+  /** Settlement (node config `settlement`; default: the leader submits, chunks of up to 1,000 items). */
+  readonly settlement?: {
+    readonly maxItemsPerChunk?: number;
+    readonly autoSubmit?: boolean;
+    readonly pollMs?: number;
+    readonly replaceAfterMs?: number;
+    readonly chunkDelayMs?: number;
+  };
 }
 
 export interface DevnetNode {
@@ -100,6 +110,8 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
       feeRecipient: options.feeRecipient,
       chain: { rpcUrl: options.rpcUrl, chainId: options.chainId, bridge: options.bridge, confirmations: 1, pollMs: 200, fromBlock: 0 },
       block: { intervalMs: 5, maxMessages: 2_000 },
+      epoch: { intervalMs: 30_000, maxMessages: 10_000, ...options.epoch },
+      settlement: { pollMs: 250, ...options.settlement },
     };
     mkdirSync(config.dataDir, { recursive: true });
     writeFileSync(path, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });

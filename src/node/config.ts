@@ -60,6 +60,26 @@ export const ConfigSchema = z.strictObject({
   epoch: z
     .strictObject({ intervalMs: z.int().min(0).default(30_000), maxMessages: z.int().min(0).default(10_000) })
     .default({ intervalMs: 30_000, maxMessages: 10_000 }),
+  settlement: z
+    .strictObject({
+      /**
+       * Items (deltas plus payouts) per settlement chunk. 1,000 fits a 30M-gas block with a wide
+       * margin even when every account is new to the bridge (about 24,000 gas per delta then;
+       * bench/results/gas.json); the leader lowers it further on chains with smaller blocks.
+       */
+      maxItemsPerChunk: z.int().min(2).max(10_000).default(1_000),
+      /** The leader submits the signed chunks itself; false leaves that to scripts/settle.ts or anyone. */
+      autoSubmit: z.boolean().default(true),
+      /** Pays the settlement gas; defaults to the validator key (its address needs ETH). */
+      submitterPrivateKey: hex32.optional(),
+      /** How often the leader looks at the chain and its sealed epochs. */
+      pollMs: z.int().min(20).default(1_000),
+      /** A settlement transaction not mined in this time is sent again with a 25% higher gas price. */
+      replaceAfterMs: z.int().min(100).default(30_000),
+      /** Pause before sending each chunk; 0 in production (tests open a window with it). */
+      chunkDelayMs: z.int().min(0).default(0),
+    })
+    .default({ maxItemsPerChunk: 1_000, autoSubmit: true, pollMs: 1_000, replaceAfterMs: 30_000, chunkDelayMs: 0 }),
 });
 
 export type Config = Readonly<z.output<typeof ConfigSchema>>;

@@ -6,7 +6,24 @@
  */
 import { z } from "zod";
 import type { BlockEntry, DepositEntry, LedgerEntry, LedgerMessage, SealEntry, SettledEntry } from "../ledger/index.ts";
-import type { Address, Hash } from "../protocol/index.ts";
+import type { Address, Hash, Hex } from "../protocol/index.ts";
+
+/**
+ * Not a ledger entry: the validators' signatures over a sealed epoch's settlement chunks, gathered
+ * by the leader (src/node/settler.ts). In the log so that any node can serve them after a leader
+ * change; every node checks them when it applies the entry.
+ */
+export interface SignaturesEntry {
+  readonly type: "signatures";
+  readonly epoch: bigint;
+  /** The chunk size the settlement was built with (every node rebuilds the same chunks from it). */
+  readonly maxItems: number;
+  /** Per chunk, 65-byte signatures strictly ascending by signer. */
+  readonly chunks: readonly (readonly Hex[])[];
+}
+
+/** Anything the node puts in the replicated log. */
+export type NodeEntry = LedgerEntry | SignaturesEntry;
 
 const uint = z.string().regex(/^(0|[1-9][0-9]{0,77})$/).transform((s) => BigInt(s));
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((s) => s as Address); // shape checked; the ledger normalises case
@@ -18,6 +35,12 @@ const entrySchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("deposit"), depositId: uint, account: address, token: address, amount: uint }),
   z.strictObject({ type: z.literal("seal"), epoch: uint }),
   z.strictObject({ type: z.literal("settled"), epoch: uint, txHashes: z.array(hash) }),
+  z.strictObject({
+    type: z.literal("signatures"),
+    epoch: uint,
+    maxItems: z.int().min(2).max(10_000),
+    chunks: z.array(z.array(z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex)).max(16)).min(1).max(100_000),
+  }),
 ]);
 
 function messageToJson(m: LedgerMessage): Record<string, string> {
@@ -27,7 +50,7 @@ function messageToJson(m: LedgerMessage): Record<string, string> {
 }
 
 /** `entry` as log payload bytes. */
-export function encodeEntry(entry: LedgerEntry): Uint8Array {
+export function encodeEntry(entry: NodeEntry): Uint8Array {
   let json: Record<string, unknown>;
   switch (entry.type) {
     case "block":
@@ -42,17 +65,20 @@ export function encodeEntry(entry: LedgerEntry): Uint8Array {
     case "settled":
       json = { type: "settled", epoch: entry.epoch.toString(), txHashes: [...entry.txHashes] };
       break;
+    case "signatures":
+      json = { type: "signatures", epoch: entry.epoch.toString(), maxItems: entry.maxItems, chunks: entry.chunks.map((c) => [...c]) };
+      break;
   }
   return new TextEncoder().encode(JSON.stringify(json));
 }
 
 /** The entry in `data`, or undefined when it does not decode (never throws). */
-export function decodeEntry(data: Uint8Array): LedgerEntry | undefined {
+export function decodeEntry(data: Uint8Array): NodeEntry | undefined {
   try {
     const r = entrySchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
     if (!r.success) return undefined;
     // The schema's output has exactly the LedgerEntry shapes (bigints, 0x strings).
-    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry;
+    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry | SignaturesEntry;
   } catch {
     return undefined;
   }

@@ -14,7 +14,20 @@
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
 import { Histogram, Registry } from "prom-client";
-import type { BatchItemResult, CommittedView, DomainView, EpochView, NodeMetrics, NodeService, StatusView, TransferView, AccountView, ProofView, StateView } from "../api/index.ts";
+import type {
+  AccountView,
+  BatchItemResult,
+  CommittedView,
+  DomainView,
+  EpochView,
+  NodeMetrics,
+  NodeService,
+  ProofView,
+  SettlementView,
+  StateView,
+  StatusView,
+  TransferView,
+} from "../api/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode } from "../errors.ts";
 import {
@@ -46,9 +59,10 @@ import {
 } from "../protocol/index.ts";
 import type { Config, Member } from "./config.ts";
 import { DepositWatcher } from "./depositWatcher.ts";
-import { decodeEntry, encodeEntry } from "./entryCodec.ts";
+import { decodeEntry, encodeEntry, type NodeEntry } from "./entryCodec.ts";
 import { Mempool } from "./mempool.ts";
 import { PendingMessages, type AcceptedMessage, type PendingMessage } from "./pendingMessages.ts";
+import { Settler } from "./settler.ts";
 
 const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
 /** How long a client waits for its message's verdict, across leader changes, before NO_LEADER. */
@@ -112,6 +126,7 @@ export class NodeRuntime implements NodeService {
   #rerouteAtMs = 0;
   #expiryAtMs = 0;
   readonly #self: Member;
+  readonly #settler: Settler;
   #replicated!: ReplicatedLog;
   #pool!: RecoveryPool;
   #watcher: DepositWatcher | undefined;
@@ -155,6 +170,26 @@ export class NodeRuntime implements NodeService {
       throw new DeltaError("INVALID_CONFIG", "validatorPrivateKey does not match this node's member address");
     }
     this.#self = self;
+    this.#settler = new Settler(
+      {
+        ledger: this.#ledger,
+        domain: this.#domain,
+        config,
+        log: logger,
+        canPropose: () => this.#leading(),
+        commit: (entry) => this.#commitEntry(entry),
+        sendApp: (id, data) => this.#replicated.sendApp(id, data),
+      },
+      self.id,
+      validator,
+    );
+  }
+
+  /** Appends `entry` as leader; true once committed in the term it was proposed in. */
+  async #commitEntry(entry: NodeEntry): Promise<boolean> {
+    const outcome = await this.#replicated.propose([encodeEntry(entry)]);
+    if (!outcome.accepted) return false;
+    return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).catch(() => false);
   }
 
   static async start(config: Config, logger: ConsensusLogger): Promise<NodeRuntime> {
@@ -175,6 +210,8 @@ export class NodeRuntime implements NodeService {
       throw error;
     }
     node.#replicated.on("leader", (status: { leading: boolean; canPropose: boolean }) => node.#leadershipChanged(status.leading && status.canPropose));
+    node.#replicated.on("app", (from: string, data: unknown) => node.#settler.onAppMessage(from, data));
+    node.#settler.start();
     node.#blockTimer = setInterval(() => node.#tick(), config.block.intervalMs);
     return node;
   }
@@ -193,6 +230,7 @@ export class NodeRuntime implements NodeService {
     }
     this.#stopped = true;
     if (this.#blockTimer !== undefined) clearInterval(this.#blockTimer);
+    this.#settler.stop();
     await this.#watcher?.stop();
     this.#unrouted.clear();
     this.#pending.settleAll(errorItem("NO_LEADER", "the node is shutting down; retry on another node"));
@@ -210,6 +248,10 @@ export class NodeRuntime implements NodeService {
       this.#log.error({ index }, "committed entry does not decode; skipped on every node alike");
       return;
     }
+    if (entry.type === "signatures") {
+      this.#settler.apply(entry);
+      return;
+    }
     const result = applyEntry(this.#ledger, entry);
     if (result.type === "block") {
       for (const r of result.results) {
@@ -220,6 +262,9 @@ export class NodeRuntime implements NodeService {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
     } else if (result.type === "seal") {
       this.#log.info({ epoch: result.epoch.toString(), status: result.status }, "epoch seal applied");
+    } else if (result.type === "settled") {
+      if ("status" in result && result.status === "settled") this.#log.info({ epoch: result.epoch.toString() }, "epoch settled");
+      else this.#log.warn({ epoch: result.epoch.toString(), result }, "settled entry refused");
     }
   }
 
@@ -611,6 +656,28 @@ export class NodeRuntime implements NodeService {
       deltas: e.deltas.map((d) => ({ account: getAddress(d.account), token: getAddress(d.token), delta: d.amount.toString() })),
       payouts: e.payouts.map((p) => ({ account: getAddress(p.account), token: getAddress(p.token), amount: p.amount.toString() })),
       settlementTxs: [...e.settlementTxs],
+    };
+  }
+
+  settlement(epoch: bigint): SettlementView {
+    const summary = getEpochSummary(this.#ledger, epoch);
+    if (summary === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
+    if (summary.status === "open") throw new DeltaError("EPOCH_OPEN", `epoch ${epoch} is still open; it has no settlement until it is sealed`);
+    const signed = this.#settler.signed(epoch);
+    if (signed === undefined) throw new DeltaError("WRONG_STATE", `epoch ${epoch} is sealed; its validators' signatures are still being gathered, retry shortly`);
+    return {
+      epoch: epoch.toString(),
+      chunks: signed.settlements.map((s, k) => ({
+        settlement: {
+          epoch: s.epoch.toString(),
+          chunk: s.chunk,
+          chunks: s.chunks,
+          transfersRoot: s.transfersRoot,
+          deltas: s.deltas.map((d) => ({ account: getAddress(d.account), token: getAddress(d.token), amount: d.amount.toString() })),
+          payouts: s.payouts.map((p) => ({ account: getAddress(p.account), token: getAddress(p.token), amount: p.amount.toString() })),
+        },
+        signatures: [...signed.signatures[k]!],
+      })),
     };
   }
 

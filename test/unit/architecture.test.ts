@@ -61,7 +61,7 @@ const RULES: Record<string, Rule> = {
   consensus: { folders: ["protocol", "storage"], packages: ["*"], pure: false },
   chain: { folders: ["protocol", "ledger"], packages: ["*"], pure: false },
   devnet: { folders: ["protocol", "chain", "consensus"], packages: ["*"], pure: false },
-  node: { folders: ["protocol", "ledger", "consensus", "api", "storage"], packages: ["*"], pure: false },
+  node: { folders: ["protocol", "ledger", "consensus", "api", "storage", "chain"], packages: ["*"], pure: false },
   api: { folders: ["protocol"], packages: ["*"], pure: false },
   client: { folders: ["protocol"], packages: ["*"], pure: false },
 };

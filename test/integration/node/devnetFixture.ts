@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
-import { startDevnetNodes, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import { startDevnetNodes, type DevnetNodes, type DevnetNodesOptions } from "../../../src/devnet/nodes.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -22,7 +22,7 @@ export interface TestDevnet {
 }
 
 /** Ganache, the bridge and 3 node processes with free ports, in a fresh temp dir named after `name`. */
-export async function startTestDevnet(name: string): Promise<TestDevnet> {
+export async function startTestDevnet(name: string, options: Pick<DevnetNodesOptions, "epoch" | "settlement"> = {}): Promise<TestDevnet> {
   const dir = mkdtempSync(join(tmpdir(), `delta-${name}-`));
   const chain = await startDevnetChain();
   let cluster: DevnetNodes;
@@ -35,6 +35,7 @@ export async function startTestDevnet(name: string): Promise<TestDevnet> {
       feeRecipient: chain.feeRecipient,
       validatorKeys: chain.validators.map((v) => v.privateKey),
       adminToken: TEST_ADMIN_TOKEN,
+      ...options,
     });
   } catch (error) {
     await chain.close();

@@ -52,7 +52,8 @@ describe("every refusal of PROTOCOL.md §2 on a real node changes nothing", { ti
   const cases: Case[] = [];
 
   before(async () => {
-    devnet = await startTestDevnet("refusals");
+    // No automatic seal: every refusal is checked against an unchanged state hash.
+    devnet = await startTestDevnet("refusals", { epoch: { intervalMs: 0, maxMessages: 0 } });
     const { chain, rests } = devnet;
     const alice = new Wallet(chain.users[0]!.privateKey, chain.provider);
     const bob = chain.users[1]!.address;

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Settlement: a sealed epoch out to DeltaBridge (docs/settlement.md).
+ *
+ * 1. Sign. Every node builds the sealed epoch's chunks from its own ledger (the pure builder of
+ *    src/ledger, with the chunk size the leader names) and signs each chunk's EIP-712 digest with
+ *    its validator key. A node never signs data it did not compute itself.
+ * 2. Gather. The leader asks the other members for their signatures over the authenticated
+ *    transport (the replicated log's application messages), checks each against its own digests
+ *    and the sender's validator address, and once it holds `threshold()` of them appends a
+ *    "signatures" entry to the log. Every node checks and keeps it, so any node serves the
+ *    signed settlement (GET /v1/epochs/:n/settlement) after a leader change or a restart.
+ * 3. Submit. The leader sends the chunks in order. The chain is the truth: before each chunk it
+ *    reads `lastEpoch()`/`nextChunk()`, so a landed chunk is not sent again and none is skipped,
+ *    whoever submitted it (an earlier leader, scripts/settle.ts, anyone). A transaction not mined
+ *    within `replaceAfterMs` is replaced (same nonce, gas price +25%).
+ * 4. Mark. Once the epoch's last chunk has the configured confirmations, the leader appends a
+ *    "settled" entry with the chunks' transaction hashes (read from the bridge's Settled events),
+ *    and every node marks the epoch settled. Epochs settle in order: only the one after the last
+ *    settled epoch is worked on.
+ */
+import { getAddress, Interface, JsonRpcProvider, recoverAddress, Wallet, zeroPadValue, toBeHex, type Log } from "ethers";
+import { z } from "zod";
+import { bridgeAbi } from "../chain/index.ts";
+import type { ConsensusLogger } from "../consensus/index.ts";
+import { buildSettlementChunks, getEpochHeads, getEpochSummary, type LedgerState } from "../ledger/index.ts";
+import { hashSettlement, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
+import type { Config } from "./config.ts";
+import type { NodeEntry, SignaturesEntry } from "./entryCodec.ts";
+
+/** Gas budgeted per chunk item (a delta to an account new to the bridge costs about 24,000). */
+const GAS_PER_ITEM = 26_000n;
+/** Share of the chain's block gas limit a chunk may use. */
+const BLOCK_GAS_SHARE_PERCENT = 80n;
+/** How often the leader asks the members that have not answered for their signatures. */
+const ASK_EVERY_MS = 300;
+/** Signed settlements a node keeps ready to answer the leader with (a few epochs, sizes). */
+const OWN_SIGNATURES_CACHE = 8;
+/** Gas price of a replacement transaction, in percent of the one it replaces. */
+const REPLACEMENT_PRICE_PERCENT = 125n;
+
+/** What the settler needs of its node. */
+export interface SettlerHost {
+  readonly ledger: LedgerState;
+  readonly domain: BridgeDomain;
+  readonly config: Config;
+  readonly log: ConsensusLogger;
+  /** This node leads an established term and may append. */
+  canPropose(): boolean;
+  /** Appends `entry`; true once it is committed in the term it was proposed in. */
+  commit(entry: NodeEntry): Promise<boolean>;
+  /** Sends an application message to member `id` over the authenticated transport. */
+  sendApp(id: string, data: Record<string, unknown>): void;
+}
+
+/** A sealed epoch's chunks with their quorum's signatures, as the log holds them. */
+export interface SignedSettlement {
+  readonly epoch: bigint;
+  readonly settlements: readonly Settlement[];
+  /** Per chunk, strictly ascending by signer. */
+  readonly signatures: readonly (readonly Hex[])[];
+}
+
+const uintString = z.string().regex(/^(0|[1-9][0-9]{0,19})$/).transform((s) => BigInt(s));
+const signatureHex = z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex);
+const AppMessageSchema = z.discriminatedUnion("t", [
+  z.strictObject({ t: z.literal("sigReq"), epoch: uintString, maxItems: z.int().min(2).max(10_000) }),
+  z.strictObject({ t: z.literal("sigs"), epoch: uintString, maxItems: z.int().min(2).max(10_000), signatures: z.array(signatureHex).min(1).max(100_000) }),
+]);
+
+/** The chunks of a sealed or settled epoch, or undefined while it is open or unknown. */
+export function settlementsOf(ledger: LedgerState, epoch: bigint, maxItems: number): Settlement[] | undefined {
+  const summary = getEpochSummary(ledger, epoch);
+  if (summary === undefined || summary.status === "open") return undefined;
+  return buildSettlementChunks(summary, maxItems);
+}
+
+/** The ABI tuple of a Settlement, as `settle(Settlement, bytes[])` takes it. */
+export function settlementTuple(s: Settlement): unknown[] {
+  return [s.epoch, s.chunk, s.chunks, s.transfersRoot, s.deltas.map((d) => [d.account, d.token, d.amount]), s.payouts.map((p) => [p.account, p.token, p.amount])];
+}
+
+function reason(error: unknown): string {
+  const e = error as { shortMessage?: unknown; message?: unknown; revert?: { name?: unknown; args?: unknown } } | null;
+  if (e?.revert !== undefined && typeof e.revert.name === "string") return `reverted ${e.revert.name}(${String(e.revert.args)})`;
+  if (typeof e?.shortMessage === "string") return e.shortMessage;
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface Collecting {
+  readonly epoch: bigint;
+  readonly maxItems: number;
+  readonly digests: readonly Hash[];
+  /** Validator address (lowercase) to its signature per chunk. */
+  readonly bySigner: Map<string, readonly Hex[]>;
+  askedAt: number;
+}
+
+interface InFlight {
+  readonly epoch: bigint;
+  readonly chunk: number;
+  readonly nonce: number;
+  readonly hashes: string[];
+  gasPrice: bigint;
+  sentAt: number;
+}
+
+/** One node's part in settlement; the leader's loop runs every `settlement.pollMs`. */
+export class Settler {
+  readonly #host: SettlerHost;
+  readonly #validator: Wallet;
+  readonly #submitter: Wallet;
+  readonly #provider: JsonRpcProvider;
+  readonly #bridge: Interface;
+  readonly #bridgeAddress: string;
+  readonly #selfId: string;
+  /** Member transport id to its validator address (lowercase), and back. */
+  readonly #addressById = new Map<string, string>();
+  /** Committed "signatures" entries, checked, by epoch. */
+  readonly #signed = new Map<bigint, SignedSettlement>();
+  /** This node's signatures, by `${epoch}:${maxItems}` (answers to the leader's requests). */
+  readonly #own = new Map<string, readonly Hex[]>();
+  #collecting: Collecting | undefined;
+  #inFlight: InFlight | undefined;
+  /** Chunk `key` may be sent from `at` on (settlement.chunkDelayMs). */
+  #pace: { key: string; at: number } | undefined;
+  #scanFrom: number;
+  #timer: NodeJS.Timeout | undefined;
+  #busy = false;
+  #stopped = false;
+  /** The last warning logged, not repeated on every poll. */
+  #lastWarning = "";
+
+  constructor(host: SettlerHost, selfId: string, validator: Wallet) {
+    this.#host = host;
+    this.#selfId = selfId;
+    const { chain, settlement } = host.config;
+    this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, pollingInterval: 250 });
+    this.#validator = validator;
+    const key = settlement.submitterPrivateKey;
+    this.#submitter = new Wallet(key === undefined ? validator.privateKey : key.startsWith("0x") ? key : `0x${key}`, this.#provider);
+    this.#bridge = new Interface(bridgeAbi());
+    this.#bridgeAddress = getAddress(chain.bridge);
+    this.#scanFrom = chain.fromBlock;
+    for (const m of host.config.members) this.#addressById.set(m.id, m.address.toLowerCase());
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.#tick(), this.#host.config.settlement.pollMs);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#provider.destroy();
+  }
+
+  /** The quorum-signed settlement of `epoch`, once its "signatures" entry is applied. */
+  signed(epoch: bigint): SignedSettlement | undefined {
+    return this.#signed.get(epoch);
+  }
+
+  /**
+   * Applies a committed "signatures" entry. Every node checks it the same way (deterministic:
+   * its own ledger at this log position, signature recovery): the epoch must be sealed, the chunk
+   * count must match, every signature must recover to a distinct member, ascending. A bad entry
+   * (only a faulty leader writes one) is logged and ignored; the next leader gathers again.
+   */
+  apply(entry: SignaturesEntry): void {
+    if (this.#signed.has(entry.epoch)) return;
+    const settlements = settlementsOf(this.#host.ledger, entry.epoch, entry.maxItems);
+    const problem = this.#checkSignatures(entry, settlements);
+    if (problem !== undefined || settlements === undefined) {
+      this.#host.log.error({ epoch: entry.epoch.toString(), problem }, "signatures entry refused");
+      return;
+    }
+    this.#signed.set(entry.epoch, { epoch: entry.epoch, settlements, signatures: entry.chunks });
+    if (this.#collecting?.epoch === entry.epoch) this.#collecting = undefined;
+    this.#host.log.info({ epoch: entry.epoch.toString(), chunks: settlements.length, signers: entry.chunks[0]?.length ?? 0 }, "settlement signatures committed");
+  }
+
+  #checkSignatures(entry: SignaturesEntry, settlements: readonly Settlement[] | undefined): string | undefined {
+    if (settlements === undefined) return "the epoch is not sealed";
+    if (entry.chunks.length !== settlements.length) return `${entry.chunks.length} signature sets for ${settlements.length} chunks`;
+    const members = new Set(this.#addressById.values());
+    for (let k = 0; k < settlements.length; k++) {
+      const digest = hashSettlement(this.#host.domain, settlements[k]!);
+      let previous = "";
+      for (const signature of entry.chunks[k]!) {
+        let signer: string;
+        try {
+          signer = recoverAddress(digest, signature).toLowerCase();
+        } catch {
+          return `chunk ${k}: a signature does not recover`;
+        }
+        if (!members.has(signer)) return `chunk ${k}: ${signer} is not a member`;
+        if (signer <= previous) return `chunk ${k}: signers not strictly ascending`;
+        previous = signer;
+      }
+    }
+    return undefined;
+  }
+
+  /** An application message from member `from` (untrusted content). */
+  onAppMessage(from: string, data: unknown): void {
+    if (this.#stopped) return;
+    const parsed = AppMessageSchema.safeParse(data);
+    if (!parsed.success) {
+      this.#host.log.warn({ from }, "malformed settlement message dropped");
+      return;
+    }
+    const m = parsed.data;
+    if (m.t === "sigReq") {
+      const signatures = this.#ownSignatures(m.epoch, m.maxItems);
+      if (signatures !== undefined) this.#host.sendApp(from, { t: "sigs", epoch: m.epoch.toString(), maxItems: m.maxItems, signatures: [...signatures] });
+      return;
+    }
+    const c = this.#collecting;
+    const signer = this.#addressById.get(from);
+    if (c === undefined || signer === undefined || c.epoch !== m.epoch || c.maxItems !== m.maxItems || c.bySigner.has(signer)) return;
+    if (m.signatures.length !== c.digests.length) return;
+    for (let k = 0; k < c.digests.length; k++) {
+      let recovered: string;
+      try {
+        recovered = recoverAddress(c.digests[k]!, m.signatures[k]!).toLowerCase();
+      } catch {
+        recovered = "";
+      }
+      if (recovered !== signer) {
+        this.#host.log.warn({ from, epoch: m.epoch.toString(), chunk: k }, "a member's settlement signature does not match our chunk; dropped");
+        return;
+      }
+    }
+    c.bySigner.set(signer, m.signatures);
+  }
+
+  /** This node's signatures over its own chunks of `epoch` (undefined while not sealed here). */
+  #ownSignatures(epoch: bigint, maxItems: number): readonly Hex[] | undefined {
+    const key = `${epoch}:${maxItems}`;
+    const cached = this.#own.get(key);
+    if (cached !== undefined) return cached;
+    const settlements = settlementsOf(this.#host.ledger, epoch, maxItems);
+    if (settlements === undefined) return undefined;
+    const signatures = settlements.map((s) => this.#validator.signingKey.sign(hashSettlement(this.#host.domain, s)).serialized as Hex);
+    if (this.#own.size >= OWN_SIGNATURES_CACHE) this.#own.delete(this.#own.keys().next().value!);
+    this.#own.set(key, signatures);
+    return signatures;
+  }
+
+  #warn(message: string, fields: Record<string, unknown>): void {
+    const key = `${message}|${JSON.stringify(fields)}`;
+    if (key === this.#lastWarning) return;
+    this.#lastWarning = key;
+    this.#host.log.warn(fields, message);
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#busy || this.#stopped) return;
+    if (!this.#host.canPropose()) {
+      this.#collecting = undefined;
+      this.#inFlight = undefined;
+      return;
+    }
+    this.#busy = true;
+    try {
+      // Several steps in a row while they make progress (one chunk after another).
+      for (let i = 0; i < 64 && !this.#stopped && this.#host.canPropose(); i++) {
+        if (!(await this.#step())) break;
+      }
+    } catch (error) {
+      this.#warn("settlement step failed; retrying", { reason: reason(error) });
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** One step of the leader's work on the next epoch to settle; true when another may follow at once. */
+  async #step(): Promise<boolean> {
+    const epoch = getEpochHeads(this.#host.ledger).lastSettledEpoch + 1n;
+    const summary = getEpochSummary(this.#host.ledger, epoch);
+    if (summary === undefined || summary.status !== "sealed") return false;
+    const signed = this.#signed.get(epoch);
+    if (signed === undefined) return this.#gather(epoch);
+    const bridge = this.#bridgeAddress;
+    const [lastEpoch, nextChunk] = await Promise.all([this.#read(bridge, "lastEpoch"), this.#read(bridge, "nextChunk")]);
+    if (lastEpoch >= epoch) return this.#markSettled(signed);
+    if (lastEpoch !== epoch - 1n) {
+      this.#warn("the bridge is behind the ledger's settled epochs; waiting", { ledgerNext: epoch.toString(), bridgeLastEpoch: lastEpoch.toString() });
+      return false;
+    }
+    if (!this.#host.config.settlement.autoSubmit) return false;
+    return this.#submit(signed, Number(nextChunk));
+  }
+
+  async #read(to: string, fn: "lastEpoch" | "nextChunk" | "threshold"): Promise<bigint> {
+    const data = await this.#provider.call({ to, data: this.#bridge.encodeFunctionData(fn, []) });
+    return BigInt(this.#bridge.decodeFunctionResult(fn, data)[0] as bigint); // uint results decode to bigint
+  }
+
+  /** Items per chunk: the configured size, lowered to fit the chain's block gas limit with a margin. */
+  async #chunkSize(): Promise<number> {
+    const configured = this.#host.config.settlement.maxItemsPerChunk;
+    const block = await this.#provider.getBlock("latest");
+    if (block === null) return configured;
+    const fits = (block.gasLimit * BLOCK_GAS_SHARE_PERCENT) / 100n / GAS_PER_ITEM;
+    return Math.max(2, Math.min(configured, Number(fits)));
+  }
+
+  async #gather(epoch: bigint): Promise<boolean> {
+    let c = this.#collecting;
+    if (c === undefined || c.epoch !== epoch) {
+      const maxItems = await this.#chunkSize();
+      const settlements = settlementsOf(this.#host.ledger, epoch, maxItems);
+      const own = this.#ownSignatures(epoch, maxItems);
+      if (settlements === undefined || own === undefined) return false;
+      c = {
+        epoch,
+        maxItems,
+        digests: settlements.map((s) => hashSettlement(this.#host.domain, s)),
+        bySigner: new Map([[this.#validator.address.toLowerCase(), own]]),
+        askedAt: 0,
+      };
+      this.#collecting = c;
+      this.#host.log.info({ epoch: epoch.toString(), chunks: settlements.length, maxItems }, "gathering settlement signatures");
+    }
+    const threshold = await this.#read(this.#bridgeAddress, "threshold");
+    if (BigInt(c.bySigner.size) < threshold) {
+      const now = Date.now();
+      if (now - c.askedAt >= ASK_EVERY_MS) {
+        c.askedAt = now;
+        for (const [id, address] of this.#addressById) {
+          if (id !== this.#selfId && !c.bySigner.has(address)) this.#host.sendApp(id, { t: "sigReq", epoch: epoch.toString(), maxItems: c.maxItems });
+        }
+      }
+      return false;
+    }
+    const signers = [...c.bySigner.keys()].sort();
+    const entry: SignaturesEntry = {
+      type: "signatures",
+      epoch,
+      maxItems: c.maxItems,
+      chunks: c.digests.map((_, k) => signers.map((a) => c.bySigner.get(a)![k]!)),
+    };
+    return this.#host.commit(entry);
+  }
+
+  async #submit(signed: SignedSettlement, chunk: number): Promise<boolean> {
+    const settlement = signed.settlements[chunk];
+    if (settlement === undefined) return false;
+    const { replaceAfterMs, chunkDelayMs } = this.#host.config.settlement;
+    const now = Date.now();
+    const f = this.#inFlight;
+    if (f !== undefined && f.epoch === signed.epoch && f.chunk === chunk) {
+      for (const hash of f.hashes) {
+        const receipt = await this.#provider.getTransactionReceipt(hash);
+        if (receipt !== null) {
+          this.#inFlight = undefined;
+          if (receipt.status !== 1) this.#warn("settlement transaction reverted; the chain is read again", { epoch: signed.epoch.toString(), chunk, tx: hash });
+          return true;
+        }
+      }
+      if (now - f.sentAt < replaceAfterMs) return false;
+      f.gasPrice = (f.gasPrice * REPLACEMENT_PRICE_PERCENT) / 100n + 1n;
+      const tx = await this.#send(settlement, signed.signatures[chunk]!, f.nonce, f.gasPrice);
+      f.hashes.push(tx);
+      f.sentAt = now;
+      this.#host.log.warn({ epoch: signed.epoch.toString(), chunk, tx, gasPrice: f.gasPrice.toString() }, "settlement transaction not mined in time; replaced with a higher gas price");
+      return false;
+    }
+    const key = `${signed.epoch}:${chunk}`;
+    if (chunkDelayMs > 0) {
+      if (this.#pace?.key !== key) this.#pace = { key, at: now + chunkDelayMs };
+      if (now < this.#pace.at) return false;
+    }
+    const nonce = await this.#provider.getTransactionCount(this.#submitter.address, "pending");
+    const gasPrice = (await this.#provider.getFeeData()).gasPrice ?? 1_000_000_000n;
+    const tx = await this.#send(settlement, signed.signatures[chunk]!, nonce, gasPrice);
+    this.#inFlight = { epoch: signed.epoch, chunk, nonce, hashes: [tx], gasPrice, sentAt: now };
+    this.#host.log.info({ epoch: signed.epoch.toString(), chunk, chunks: settlement.chunks, tx }, "settlement chunk sent");
+    const receipt = await this.#provider.waitForTransaction(tx, 1, Math.min(replaceAfterMs, 5_000)).catch(() => null);
+    return receipt !== null;
+  }
+
+  /** Sends one `settle` call; the estimate refuses a chunk the chain would revert (landed, out of order). */
+  async #send(settlement: Settlement, signatures: readonly Hex[], nonce: number, gasPrice: bigint): Promise<string> {
+    const data = this.#bridge.encodeFunctionData("settle", [settlementTuple(settlement), signatures]);
+    const gas = await this.#provider.estimateGas({ from: this.#submitter.address, to: this.#bridgeAddress, data });
+    const tx = await this.#submitter.sendTransaction({ to: this.#bridgeAddress, data, nonce, gasPrice, gasLimit: (gas * 12n) / 10n, type: 0 });
+    return tx.hash;
+  }
+
+  /** The epoch landed: once its last chunk has the confirmations, append "settled" with the chunks' transactions. */
+  async #markSettled(signed: SignedSettlement): Promise<boolean> {
+    const chunks = signed.settlements.length;
+    const logs: Log[] = await this.#provider.getLogs({
+      address: this.#bridgeAddress,
+      topics: [this.#bridge.getEvent("Settled")!.topicHash, zeroPadValue(toBeHex(signed.epoch), 32)],
+      fromBlock: this.#scanFrom,
+      toBlock: "latest",
+    });
+    const byChunk = new Map<number, Log>();
+    for (const log of logs) {
+      const parsed = this.#bridge.parseLog(log);
+      if (parsed !== null) byChunk.set(Number(parsed.args[1] as bigint), log); // chunk: uint32 decoded as bigint
+    }
+    const txHashes: Hash[] = [];
+    for (let k = 0; k < chunks; k++) {
+      const log = byChunk.get(k);
+      if (log === undefined) {
+        this.#warn("an epoch the bridge settled lacks a Settled event; retrying", { epoch: signed.epoch.toString(), chunk: k });
+        return false;
+      }
+      txHashes.push(log.transactionHash as Hash);
+    }
+    const last = byChunk.get(chunks - 1)!;
+    const head = await this.#provider.getBlockNumber();
+    if (head - last.blockNumber + 1 < Math.max(1, this.#host.config.chain.confirmations)) return false;
+    const ok = await this.#host.commit({ type: "settled", epoch: signed.epoch, txHashes });
+    if (ok) this.#scanFrom = Math.max(this.#scanFrom, byChunk.get(0)!.blockNumber);
+    return ok;
+  }
+}
