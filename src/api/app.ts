@@ -5,9 +5,6 @@
  * or ledger internals (STYLE.md). Every failure goes through one mapper (errors.ts) to
  * `{ "error": { code, message } }`. Nothing is applied before validation passes, so a refused
  * request changes nothing.
- *
- * Not yet served (they come with settlement): `GET /v1/transfers/:hash/proof` and
- * `GET /v1/epochs/:n/settlement`; until then they answer 404 NOT_FOUND like any unknown route.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -143,7 +140,7 @@ function requireAdmin(adminToken: string, log: ApiLogger) {
 // The app.
 
 /**
- * The REST API of PROTOCOL.md §2 over `service` (without the proof and settlement routes yet).
+ * The REST API of PROTOCOL.md §2 over `service`.
  * Start it with `app.listen(port, host)`. Throws DeltaError INVALID_CONFIG for an empty admin
  * token or a body limit that is not a positive integer.
  */
@@ -264,6 +261,13 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     const view = service.epoch();
     if (view === undefined) throw new DeltaError("INTERNAL", "the service has no open epoch");
     res.json(view);
+  });
+
+  // Its order against /v1/epochs/:n does not matter: express 5 matches a route's whole path, so :n
+  // never takes "1/settlement". "/v1/epochs/current/settlement" is a malformed number (400).
+  app.get("/v1/epochs/:n/settlement", routeTag("/v1/epochs/:n/settlement"), (req: Request<{ n: string }>, res: Response) => {
+    // NOT_FOUND, EPOCH_OPEN (not sealed yet) and WRONG_STATE (signatures still being gathered) come from the service.
+    res.json(service.settlement(parseEpochParam(req.params.n)));
   });
 
   app.get("/v1/epochs/:n", routeTag("/v1/epochs/:n"), (req: Request<{ n: string }>, res: Response) => {

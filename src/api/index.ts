@@ -5,7 +5,7 @@
  * node.ts implements NodeService and serves the app. Other folders import this file only.
  */
 
-/** The express app of every route (not yet proof/settlement); throws DeltaError INVALID_CONFIG for an empty token or a bad body limit. */
+/** The express app of every route of PROTOCOL.md §2; throws DeltaError INVALID_CONFIG for an empty token or a bad body limit. */
 export { createApi } from "./app.ts";
 /** The default body limit: 8 MiB (PROTOCOL.md §2), in bytes. */
 export { DEFAULT_MAX_BODY_BYTES } from "./app.ts";
@@ -33,6 +33,7 @@ export {
   DomainViewSchema,
   EpochViewSchema,
   ProofViewSchema,
+  SettlementViewSchema,
   StateViewSchema,
   ErrorBodySchema,
   HealthSchema,
@@ -52,6 +53,8 @@ export type {
   NodeService,
   ProofView,
   StateView,
+  SettlementView,
+  SettlementChunkView,
   StatusView,
   TransferView,
 } from "./nodeService.ts";

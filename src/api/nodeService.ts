@@ -89,6 +89,30 @@ export interface ProofView {
   readonly proof: readonly string[];
 }
 
+/** One chunk of GET /v1/epochs/:n/settlement: a Settlement (PROTOCOL.md §3) and its quorum's signatures. */
+export interface SettlementChunkView {
+  readonly settlement: {
+    /** Decimal string (uint64). */
+    readonly epoch: string;
+    readonly chunk: number;
+    readonly chunks: number;
+    readonly transfersRoot: string;
+    /** `amount` a signed decimal string (int256). */
+    readonly deltas: readonly { readonly account: string; readonly token: string; readonly amount: string }[];
+    /** `amount` a decimal string (uint256). */
+    readonly payouts: readonly { readonly account: string; readonly token: string; readonly amount: string }[];
+  };
+  /** 65-byte r||s||v hex signatures over the chunk's EIP-712 digest, strictly ascending by signer. */
+  readonly signatures: readonly string[];
+}
+
+/** GET /v1/epochs/:n/settlement: everything needed to call `settle` for each chunk, in order. */
+export interface SettlementView {
+  /** Decimal string. */
+  readonly epoch: string;
+  readonly chunks: readonly SettlementChunkView[];
+}
+
 /** GET /v1/admin/state (admin): the ledger's state hash, to check that a refusal changed nothing. */
 export interface StateView {
   /** stateHash of the ledger (src/ledger), 0x hex. */
@@ -122,6 +146,12 @@ export interface NodeService {
   transfer(hash: string): TransferView | undefined;
   /** The Merkle proof of a committed message; throws NOT_FOUND (unknown) or EPOCH_OPEN (not sealed yet). */
   transferProof(hash: string): ProofView;
+  /**
+   * The quorum-signed settlement of a sealed (or settled) epoch. Throws NOT_FOUND (no such epoch),
+   * EPOCH_OPEN (not sealed yet) or WRONG_STATE (sealed; the validators' signatures are still being
+   * gathered: retry shortly).
+   */
+  settlement(epoch: bigint): SettlementView;
   /** `epoch` undefined: the open one. Undefined when it does not exist. */
   epoch(epoch?: bigint): EpochView | undefined;
   /** Seals the open epoch if it holds anything; the sealed epoch (decimal) or null. */

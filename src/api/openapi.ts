@@ -26,6 +26,7 @@ import {
   StateViewSchema,
   ProofViewSchema,
   SealResultSchema,
+  SettlementViewSchema,
   StatusViewSchema,
   TransferViewSchema,
 } from "./responseSchemas.ts";
@@ -48,7 +49,7 @@ const ERROR_STATUSES = {
   400: "Malformed or badly signed: INVALID_BODY, UNKNOWN_FIELD, MISSING_FIELD, INVALID_AMOUNT, AMOUNT_ZERO, AMOUNT_TOO_LARGE, AMOUNT_NOT_STRING, INVALID_ADDRESS, BAD_CHECKSUM, ZERO_ADDRESS, SELF_TRANSFER, INVALID_SIGNATURE, HIGH_S_SIGNATURE, INVALID_V, INVALID_HASH, BATCH_SIZE",
   401: "Missing or wrong admin token: UNAUTHORIZED",
   404: "Unknown: NOT_FOUND",
-  409: "Nonce conflict, duplicate or wrong state: NONCE_REUSED, NONCE_GAP, DUPLICATE",
+  409: "Nonce conflict, duplicate or wrong state: NONCE_REUSED, NONCE_GAP, DUPLICATE, EPOCH_OPEN (epoch not sealed yet), WRONG_STATE (settlement signatures still being gathered; retry shortly)",
   413: "Body over the limit: PAYLOAD_TOO_LARGE",
   415: "Not JSON: UNSUPPORTED_MEDIA_TYPE",
   422: "Not payable now: INSUFFICIENT_BALANCE, DEADLINE_EXPIRED",
@@ -83,7 +84,7 @@ const ADDRESS_PARAMETER = pathParameter("address", "an address in any accepted c
 const HASH_PARAMETER = pathParameter("hash", "the message's EIP-712 digest, 0x + 64 hex digits", "^0x[0-9a-fA-F]{64}$");
 const EPOCH_PARAMETER = pathParameter("n", "an epoch number, decimal", UINT_DECIMAL_PATTERN);
 
-/** Every route the API serves (PROTOCOL.md §2, without the proof and settlement routes yet). */
+/** Every route the API serves (PROTOCOL.md §2). */
 const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/v1/domain", operationId: "getDomain", summary: "The EIP-712 domain and the fee recipient", ok: "DomainView", okDescription: "The domain", errors: [500] },
   { method: "get", path: "/v1/status", operationId: "getStatus", summary: "This node's role, term, indexes, epochs and peers", ok: "StatusView", okDescription: "The node's status", errors: [500] },
@@ -150,6 +151,16 @@ const OPERATIONS: readonly Operation[] = [
     ok: "EpochView",
     okDescription: "The epoch",
     errors: [400, 404, 500],
+  },
+  {
+    method: "get",
+    path: "/v1/epochs/{n}/settlement",
+    operationId: "getEpochSettlement",
+    summary: "A sealed epoch's quorum-signed settlement chunks, ready for anyone to submit to DeltaBridge.settle",
+    parameters: [EPOCH_PARAMETER],
+    ok: "SettlementView",
+    okDescription: "Every chunk with its validators' signatures",
+    errors: [400, 404, 409, 500],
   },
   {
     method: "post",
@@ -225,6 +236,7 @@ const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   Health: HealthSchema,
   StateView: StateViewSchema,
   ProofView: ProofViewSchema,
+  SettlementView: SettlementViewSchema,
 };
 
 function ref(id: string): Json {

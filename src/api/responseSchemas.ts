@@ -12,7 +12,7 @@ import type {
   AccountView,
   CommittedView,
   DomainView,
-  EpochView, ProofView, StateView,
+  EpochView, ProofView, SettlementView, StateView,
   StatusView,
   TransferView,
 } from "./nodeService.ts";
@@ -135,6 +135,48 @@ export const ProofViewSchema = z
   })
   .meta({ id: "ProofView", description: "A Merkle proof of a message against its epoch's transfers root (PROTOCOL.md §4)" });
 
+/** An address as the settlement carries it (checksummed by the API; the contract takes any case). */
+const settlementAddress = (description: string) =>
+  z.string().regex(/^0x[0-9a-fA-F]{40}$/).meta({ description: `${description}; EIP-55 checksummed` });
+
+/** GET /v1/epochs/:n/settlement: the Settlement struct of PROTOCOL.md §3 and the signatures `settle` takes. */
+export const SettlementViewSchema = z
+  .object({
+    epoch: z.string().regex(new RegExp(UINT_DECIMAL_PATTERN)).meta({ description: "the sealed epoch; unsigned decimal string" }),
+    chunks: z
+      .array(
+        z.object({
+          settlement: z
+            .object({
+              epoch: z.string().regex(new RegExp(UINT_DECIMAL_PATTERN)).meta({ description: "uint64 epoch; unsigned decimal string" }),
+              chunk: z.int().min(0).max(0xffff_ffff).meta({ description: "uint32: this chunk's index, from 0" }),
+              chunks: z.int().min(1).max(0xffff_ffff).meta({ description: "uint32: the epoch's number of chunks" }),
+              transfersRoot: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the epoch's transfers root (PROTOCOL.md §4)" }),
+              deltas: z.array(
+                z.object({
+                  account: settlementAddress("the account"),
+                  token: settlementAddress("the token, the zero address for ETH"),
+                  amount: z.string().regex(new RegExp(INT_DECIMAL_PATTERN)).meta({ description: "int256 change of balanceOf, wei; signed decimal string" }),
+                }),
+              ),
+              payouts: z.array(
+                z.object({
+                  account: settlementAddress("the account"),
+                  token: settlementAddress("the token, the zero address for ETH"),
+                  amount: z.string().regex(new RegExp(UINT_DECIMAL_PATTERN)).meta({ description: "uint256 added to withdrawable, wei; unsigned decimal string" }),
+                }),
+              ),
+            })
+            .meta({ description: "the Settlement struct (PROTOCOL.md §3); per token its deltas plus payouts sum to zero" }),
+          signatures: z
+            .array(z.string().regex(/^0x[0-9a-fA-F]{130}$/))
+            .meta({ description: "65-byte r || s || v signatures over the chunk's EIP-712 digest, from a quorum of validators, strictly ascending by signer" }),
+        }),
+      )
+      .meta({ description: "every chunk of the epoch, in the order settle takes them" }),
+  })
+  .meta({ id: "SettlementView", description: "A sealed epoch's quorum-signed settlement: call settle(settlement, signatures) for each chunk in order" });
+
 /** GET /v1/admin/state. */
 export const StateViewSchema = z
   .object({
@@ -163,6 +205,7 @@ const _fits = {
   epoch: true satisfies Fits<EpochView, typeof EpochViewSchema>,
   state: true satisfies Fits<StateView, typeof StateViewSchema>,
   proof: true satisfies Fits<ProofView, typeof ProofViewSchema>,
+  settlement: true satisfies Fits<SettlementView, typeof SettlementViewSchema>,
   errorCode: true satisfies Fits<ErrorCode, typeof ErrorBodySchema.shape.error.shape.code>,
 };
 void _fits;

@@ -24,6 +24,7 @@ import {
   ErrorBodySchema,
   HealthSchema,
   SealResultSchema,
+  SettlementViewSchema,
   StatusViewSchema,
   TransferViewSchema,
 } from "../../../src/api/index.ts";
@@ -316,6 +317,9 @@ describe("REST API happy paths (PROTOCOL.md §2)", () => {
     assert.equal(proof.root, sealed.root);
     assert.equal(proof.leaf, keccak256(provenHash));
     assert.ok(SimpleMerkleTree.verify(proof.root, proof.leaf, proof.proof));
+    // And its settlement is served (settlement.test.ts checks it in depth).
+    const settlement = ok(await call({ method: "GET", path: "/v1/epochs/1/settlement" }), SettlementViewSchema);
+    assert.deepEqual(settlement.chunks.map((c) => c.settlement.transfersRoot), [sealed.root]);
     const current = ok(await call({ method: "GET", path: "/v1/epochs/current" }), EpochViewSchema);
     assert.deepEqual([current.epoch, current.status, current.transfers], ["2", "open", 0]);
   });
@@ -398,6 +402,7 @@ const REFUSALS: readonly Refusal[] = [
   { name: "a non-decimal epoch", status: 400, code: "INVALID_BODY", request: () => get("/v1/epochs/one") },
   { name: "an epoch with a leading zero", status: 400, code: "INVALID_BODY", request: () => get("/v1/epochs/01") },
   { name: "an epoch over uint64", status: 400, code: "INVALID_BODY", request: () => get(`/v1/epochs/${1n << 64n}`) },
+  { name: "a settlement of a malformed epoch", status: 400, code: "INVALID_BODY", request: () => get("/v1/epochs/1e3/settlement") },
   { name: "a seal body with a field", status: 400, code: "UNKNOWN_FIELD", request: () => ({ method: "POST", path: "/v1/admin/seal", json: { epoch: "1" }, headers: auth }) },
   // 401
   { name: "a seal without a token", status: 401, code: "UNAUTHORIZED", request: () => ({ method: "POST", path: "/v1/admin/seal" }) },
@@ -420,8 +425,8 @@ const REFUSALS: readonly Refusal[] = [
   { name: "epoch 0", status: 404, code: "NOT_FOUND", request: () => get("/v1/epochs/0") },
   { name: "an unknown route", status: 404, code: "NOT_FOUND", request: () => get("/v1/nope") },
   { name: "a known path with the wrong method", status: 404, code: "NOT_FOUND", request: () => get("/v1/withdrawals") },
-  { name: "the proof route (not served yet)", status: 404, code: "NOT_FOUND", request: () => get(`/v1/transfers/0x${"ab".repeat(32)}/proof`) },
-  { name: "the settlement route (not served yet)", status: 404, code: "NOT_FOUND", request: () => get("/v1/epochs/1/settlement") },
+  { name: "an unknown transfer's proof", status: 404, code: "NOT_FOUND", request: () => get(`/v1/transfers/0x${"ab".repeat(32)}/proof`) },
+  { name: "an unknown epoch's settlement", status: 404, code: "NOT_FOUND", request: () => get("/v1/epochs/99/settlement") },
   // 409
   { name: "a reused nonce", status: 409, code: "NONCE_REUSED", request: async () => post("/v1/transfers", await transferTo({ nonce: "0", amount: "3" })) },
   { name: "a nonce gap", status: 409, code: "NONCE_GAP", request: async () => post("/v1/transfers", await transferTo({ nonce: String(nonceOf(alice) + 2n) })) },
@@ -436,6 +441,7 @@ const REFUSALS: readonly Refusal[] = [
       return post("/v1/transfers", body);
     },
   },
+  { name: "the open epoch's settlement", status: 409, code: "EPOCH_OPEN", request: () => get(`/v1/epochs/${service.status().epoch}/settlement`) },
   { name: "a reused withdrawal nonce", status: 409, code: "NONCE_REUSED", request: async () => post("/v1/withdrawals", await signWithdrawal(alice, { amount: "1", nonce: "0" })) },
   // 413, 415
   {
@@ -569,6 +575,7 @@ describe("GET /v1/openapi.json", () => {
     ["post", "/v1/withdrawals"],
     ["get", "/v1/epochs/current"],
     ["get", "/v1/epochs/{n}"],
+    ["get", "/v1/epochs/{n}/settlement"],
     ["post", "/v1/admin/seal"],
     ["get", "/v1/admin/state"],
     ["get", "/healthz"],

@@ -4,8 +4,12 @@
  * (src/protocol): a one-node "cluster" whose every write is its own block. It checks each
  * signature against the EIP-712 digest, refuses a message already in the log as DUPLICATE (as the
  * node's intake does), applies the rest in one block at the test clock, and answers the ledger's
- * verdicts. Switches let a test make it throw NO_LEADER or an unexpected error.
+ * verdicts. Switches let a test make it throw NO_LEADER or an unexpected error. A sealed epoch's
+ * settlement is chunked by the ledger (buildSettlementChunks) and signed by test validator keys, as
+ * a node answers once its quorum's signatures are gathered; a switch makes it answer WRONG_STATE,
+ * as while they are still being gathered.
  */
+import { Wallet } from "ethers";
 import { DeltaError } from "../../../src/errors.ts";
 import type {
   AccountView,
@@ -15,12 +19,15 @@ import type {
   NodeMetrics,
   NodeService,
   ProofView,
+  SettlementChunkView,
+  SettlementView,
   StateView,
   StatusView,
   TransferView,
 } from "../../../src/api/index.ts";
 import {
   applyEntry,
+  buildSettlementChunks,
   createLedger,
   getAccount,
   getEpochHeads,
@@ -37,9 +44,11 @@ import {
   type BridgeDomain,
   checksumAddress,
   type Hash,
+  hashSettlement,
   hashTransfer,
   hashWithdrawal,
   recoverSigner,
+  type Settlement,
   type SignedTransfer,
   type SignedWithdrawal,
   toDecimal,
@@ -48,10 +57,26 @@ import {
 /** Block time of the test clock, unix seconds. */
 export const NOW_SEC = 1_700_000_000n;
 
+/**
+ * Default validator keys: Hardhat's development accounts #6, #7 and #8 (never hold value; none of
+ * them is a user, fee recipient or node address of the API tests).
+ */
+export const TEST_VALIDATORS: readonly Wallet[] = [
+  new Wallet("0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"),
+  new Wallet("0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356"),
+  new Wallet("0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"),
+];
+
 export interface LedgerServiceOptions {
   readonly domain: BridgeDomain;
   readonly feeRecipient: Address;
   readonly nodeAddress: Address;
+  /** The quorum that signs every settlement chunk, in any order; default TEST_VALIDATORS. */
+  readonly validators?: readonly Wallet[];
+  /** Items (deltas plus payouts) per settlement chunk, as config.settlement.maxItemsPerChunk; default 1,000. */
+  readonly maxItemsPerChunk?: number;
+  /** False: settlement() of a sealed epoch answers WRONG_STATE (signatures not gathered yet); default true. */
+  readonly signaturesGathered?: boolean;
 }
 
 /** A message refused before the ledger (signature, duplicate) or by it. */
@@ -64,6 +89,16 @@ function fromLedger(result: MessageResult): BatchItemResult {
   return { hash: result.hash, status: "committed", index: result.index, epoch: toDecimal(result.epoch) };
 }
 
+/** A Settlement in wire form: decimal strings, checksummed addresses. */
+function settlementView(s: Settlement): SettlementChunkView["settlement"] {
+  const item = (i: { readonly account: Address; readonly token: Address; readonly amount: bigint }) => ({
+    account: checksumAddress(i.account),
+    token: checksumAddress(i.token),
+    amount: toDecimal(i.amount),
+  });
+  return { epoch: toDecimal(s.epoch), chunk: s.chunk, chunks: s.chunks, transfersRoot: s.transfersRoot, deltas: s.deltas.map(item), payouts: s.payouts.map(item) };
+}
+
 export class LedgerService implements NodeService {
   readonly state: LedgerState;
   /** Block timestamp of the next write, unix seconds. */
@@ -72,12 +107,25 @@ export class LedgerService implements NodeService {
   noLeader = false;
   /** When set, writes throw this (a bug in the node): the API must answer 500 without details. */
   failWith: Error | undefined;
+  /** When false, settlement() of a sealed epoch throws WRONG_STATE, as while its signatures are gathered. */
+  signaturesGathered: boolean;
   private readonly options: LedgerServiceOptions;
+  /** Ascending by address: the order `settle` demands of the signatures. */
+  private readonly validators: readonly Wallet[];
+  private readonly maxItemsPerChunk: number;
   private depositId = 0n;
 
   constructor(options: LedgerServiceOptions) {
     this.options = options;
     this.state = createLedger({ feeRecipient: options.feeRecipient });
+    this.signaturesGathered = options.signaturesGathered ?? true;
+    this.maxItemsPerChunk = options.maxItemsPerChunk ?? 1_000;
+    const byAddress = (a: Wallet, b: Wallet): number => {
+      const x = a.address.toLowerCase();
+      const y = b.address.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : 0;
+    };
+    this.validators = [...(options.validators ?? TEST_VALIDATORS)].sort(byAddress);
   }
 
   /** keccak256 of the canonical ledger snapshot: equal exactly when nothing changed. */
@@ -221,6 +269,22 @@ export class LedgerService implements NodeService {
       payouts: summary.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: toDecimal(p.amount) })),
       settlementTxs: summary.settlementTxs,
     };
+  }
+
+  settlement(epoch: bigint): SettlementView {
+    const summary = getEpochSummary(this.state, epoch);
+    if (summary === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
+    if (summary.status === "open") {
+      throw new DeltaError("EPOCH_OPEN", `epoch ${epoch} is still open; its settlement exists once it is sealed`);
+    }
+    if (!this.signaturesGathered) {
+      throw new DeltaError("WRONG_STATE", `epoch ${epoch} is sealed; its validators' signatures are still being gathered, retry shortly`);
+    }
+    const chunks = buildSettlementChunks(summary, this.maxItemsPerChunk).map((s): SettlementChunkView => {
+      const digest = hashSettlement(this.options.domain, s);
+      return { settlement: settlementView(s), signatures: this.validators.map((v) => v.signingKey.sign(digest).serialized) };
+    });
+    return { epoch: toDecimal(summary.epoch), chunks };
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {
