@@ -16,3 +16,5 @@ export {
   type Erc20Contract,
   type Erc20Method,
 } from "./contracts.ts";
+/** DeltaBridge.settle's Settlement argument as an ethers tuple. */
+export { settlementTuple } from "./settlementCall.ts";

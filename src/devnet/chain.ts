@@ -46,7 +46,8 @@ export interface DevnetChainOptions {
 export async function startDevnetChain(options: DevnetChainOptions = {}): Promise<DevnetChain> {
   const log = options.log ?? (() => {});
   const ganache = await startGanache({ port: options.port ?? 0 });
-  const provider = new JsonRpcProvider(ganache.url, DEVNET_CHAIN_ID, { staticNetwork: true, pollingInterval: 100 });
+  // cacheTimeout -1: no 250 ms answer cache, so two transactions in a row never reuse a stale nonce.
+  const provider = new JsonRpcProvider(ganache.url, DEVNET_CHAIN_ID, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
   try {
     log(`ganache listening on ${ganache.url} (chainId ${DEVNET_CHAIN_ID})`);
     const keys = devnetPrivateKeys();

@@ -21,7 +21,7 @@
  */
 import { getAddress, Interface, JsonRpcProvider, recoverAddress, Wallet, zeroPadValue, toBeHex, type Log } from "ethers";
 import { z } from "zod";
-import { bridgeAbi } from "../chain/index.ts";
+import { bridgeAbi, settlementTuple } from "../chain/index.ts";
 import type { ConsensusLogger } from "../consensus/index.ts";
 import { buildSettlementChunks, getEpochHeads, getEpochSummary, type LedgerState } from "../ledger/index.ts";
 import { hashSettlement, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
@@ -73,11 +73,6 @@ export function settlementsOf(ledger: LedgerState, epoch: bigint, maxItems: numb
   const summary = getEpochSummary(ledger, epoch);
   if (summary === undefined || summary.status === "open") return undefined;
   return buildSettlementChunks(summary, maxItems);
-}
-
-/** The ABI tuple of a Settlement, as `settle(Settlement, bytes[])` takes it. */
-export function settlementTuple(s: Settlement): unknown[] {
-  return [s.epoch, s.chunk, s.chunks, s.transfersRoot, s.deltas.map((d) => [d.account, d.token, d.amount]), s.payouts.map((p) => [p.account, p.token, p.amount])];
 }
 
 function reason(error: unknown): string {
@@ -135,7 +130,8 @@ export class Settler {
     this.#host = host;
     this.#selfId = selfId;
     const { chain, settlement } = host.config;
-    this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, pollingInterval: 250 });
+    this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, pollingInterval: 250, cacheTimeout: -1 });
+    // cacheTimeout -1: ethers would otherwise answer a repeated call (the pending nonce, nextChunk) from a 250 ms cache.
     this.#validator = validator;
     const key = settlement.submitterPrivateKey;
     this.#submitter = new Wallet(key === undefined ? validator.privateKey : key.startsWith("0x") ? key : `0x${key}`, this.#provider);

@@ -5,7 +5,9 @@
  * the test token, make the talk's four transfers (plus token transfers with a fee in the same
  * epoch); the epoch seals by itself and settles by itself; on-chain balances move by exactly
  * -8, +3, +5; the proofs verify against the on-chain root with OpenZeppelin MerkleProof; Alice
- * withdraws off-chain, the next epoch settles, and she claims ETH and tokens on-chain.
+ * withdraws off-chain, the next epoch settles, and she claims ETH and tokens on-chain. Then the
+ * escape hatch: the cluster stops, time passes the escape delay on Ganache, anyone freezes the
+ * bridge, and every user leaves with their last settled balance plus what was withdrawable.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +16,7 @@ import { connectAs, loadArtifact, withMethods } from "../../../src/chain/index.t
 import { DeltaClient, fastSignTransfer, fastSignWithdrawal, type DomainInfo, type SignedTransfer } from "../../../src/client/index.ts";
 import type { DevnetChain } from "../../../src/devnet/chain.ts";
 import { hashSettlement, NATIVE_TOKEN } from "../../../src/protocol/index.ts";
+import { devnetPrivateKeys, DEVNET_ROLES } from "../../../src/devnet/keys.ts";
 import { getJson, pollUntil, startTestDevnet, type Json, type TestDevnet } from "./devnetFixture.ts";
 
 const U = 10n ** 15n; // one "unit" of the talk's example, in wei
@@ -157,13 +160,54 @@ describe("settlement end to end (Ganache + 3 node processes)", { timeout: 240_00
     assert.equal((await chain.bridge.withdrawable(token, alice!.address)) as bigint, 4n * U);
     assert.equal(await moved(alice!.address, NATIVE_TOKEN), -18n * U, "the payout left her settled balance");
 
-    const ethBefore = await chain.provider.getBalance(alice!.address);
-    const wr = (await (await connectAs(chain.bridge, alice!).withdraw(NATIVE_TOKEN)).wait()) as { gasUsed: bigint; gasPrice: bigint };
-    const ethAfter = await chain.provider.getBalance(alice!.address);
+    // Balances read at the receipt's block and the one before (Ganache mines one tx per block).
+    const wr = (await (await connectAs(chain.bridge, alice!).withdraw(NATIVE_TOKEN)).wait()) as { gasUsed: bigint; gasPrice: bigint; blockNumber: number };
+    const ethBefore = await chain.provider.getBalance(alice!.address, wr.blockNumber - 1);
+    const ethAfter = await chain.provider.getBalance(alice!.address, wr.blockNumber);
     assert.equal(ethAfter - ethBefore, 10n * U - wr.gasUsed * wr.gasPrice, "her ETH rose by the amount minus gas");
     const tokBefore = (await chain.token.balanceOf(alice!.address)) as bigint;
     await (await connectAs(chain.bridge, alice!).withdraw(token)).wait();
     assert.equal(((await chain.token.balanceOf(alice!.address)) as bigint) - tokBefore, 4n * U);
     assert.equal((await chain.bridge.withdrawable(NATIVE_TOKEN, alice!.address)) as bigint, 0n);
+  });
+
+  it("escape hatch: operators gone, freeze() after the delay, everyone leaves with settled balance plus withdrawable", async () => {
+    const [alice, bob, mike] = chain.users.slice(0, 3).map((u) => new Wallet(u.privateKey, chain.provider));
+    const fees = new Wallet(devnetPrivateKeys()[DEVNET_ROLES.feeRecipient]!, chain.provider);
+    const token = chain.tokenAddress;
+    // Bob's withdrawal settles but he does not claim it.
+    const bobW = fastSignWithdrawal(bob!.privateKey, domain, { token: NATIVE_TOKEN, amount: 1n * U, nonce: await client.nextNonce(bob!.address), deadline: DEADLINE });
+    await epochSettled((await client.submitWithdrawal(bobW)).epoch);
+    assert.equal((await chain.bridge.withdrawable(NATIVE_TOKEN, bob!.address)) as bigint, 1n * U);
+    await devnet.cluster.stop();
+    const mikeEth = (await chain.bridge.balanceOf(NATIVE_TOKEN, mike!.address)) as bigint;
+
+    const bridge = connectAs(chain.bridge, new Wallet(chain.users[9]!.privateKey, chain.provider));
+    await assert.rejects(bridge.freeze.staticCall(), (e: { revert?: { name?: string } }) => e.revert?.name === "EscapeDelayNotPassed");
+    const delay = (await chain.bridge.escapeDelay()) as bigint;
+    await chain.provider.send("evm_increaseTime", [Number(delay) + 1]);
+    await chain.provider.send("evm_mine", []);
+    await (await bridge.freeze()).wait();
+    assert.equal((await chain.bridge.frozen()) as boolean, true);
+    await assert.rejects(connectAs(chain.bridge, alice!).deposit.staticCall({ value: 1n }), (e: { revert?: { name?: string } }) => e.revert?.name === "BridgeFrozen");
+
+    for (const w of [alice!, bob!, mike!, fees]) {
+      for (const t of [NATIVE_TOKEN, token]) {
+        const owed = ((await chain.bridge.balanceOf(t, w.address)) as bigint) + ((await chain.bridge.withdrawable(t, w.address)) as bigint);
+        if (owed === 0n) continue;
+        const r = (await (await connectAs(chain.bridge, w).withdraw(t)).wait()) as { gasUsed: bigint; gasPrice: bigint; blockNumber: number };
+        const at = (block: number): Promise<bigint> =>
+          t === NATIVE_TOKEN ? chain.provider.getBalance(w.address, block) : (chain.token.balanceOf(w.address, { blockTag: block }) as Promise<bigint>);
+        const before = await at(r.blockNumber - 1);
+        const afterBal = await at(r.blockNumber);
+        assert.equal(afterBal - before, t === NATIVE_TOKEN ? owed - r.gasUsed * r.gasPrice : owed, `${w.address} leaves with ${owed} of ${t}`);
+        assert.equal((await chain.bridge.balanceOf(t, w.address)) as bigint, 0n);
+        assert.equal((await chain.bridge.withdrawable(t, w.address)) as bigint, 0n);
+      }
+    }
+    assert.ok(mikeEth > 0n, "Mike had a settled balance to leave with");
+    // Everyone who ever deposited has left: the bridge holds nothing more of either asset.
+    assert.equal(await chain.provider.getBalance(chain.bridgeAddress), 0n);
+    assert.equal((await chain.token.balanceOf(chain.bridgeAddress)) as bigint, 0n);
   });
 });
