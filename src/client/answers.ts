@@ -5,7 +5,18 @@
  * anything else is refused with BAD_RESPONSE rather than handed on half-parsed: a wrong balance or
  * nonce read as a number would be silently rounded, and a script would sign the wrong nonce.
  */
-import { type Address, type BridgeDomain, checkAddress, checkIntDecimal, checkUintDecimal, type Hash } from "../protocol/index.ts";
+import {
+  type Address,
+  type BridgeDomain,
+  checkAddress,
+  checkIntDecimal,
+  checkUintDecimal,
+  type Hash,
+  type Hex,
+  MAX_UINT32,
+  MAX_UINT64,
+  type Settlement,
+} from "../protocol/index.ts";
 import { DeltaClientError, isRecord } from "./clientError.ts";
 
 /** GET /v1/domain: the EIP-712 domain (usable as is by the signing helpers) plus the fee recipient. */
@@ -94,6 +105,21 @@ export interface EpochInfo {
   readonly settlementTxs: readonly Hash[];
 }
 
+/** One chunk of GET /v1/epochs/:n/settlement: the Settlement struct and its quorum's signatures. */
+export interface SettlementChunkInfo {
+  /** PROTOCOL.md §3 Settlement, as hashSettlement and the bridge's `settle` take it. */
+  readonly settlement: Settlement;
+  /** 65-byte `r || s || v` signatures over the chunk's EIP-712 digest (0x + 130 lowercase hex), as the node ordered them. */
+  readonly signatures: readonly Hex[];
+}
+
+/** GET /v1/epochs/:n/settlement: a sealed epoch's quorum-signed chunks; submit `settle(chunk.settlement, chunk.signatures)` in order. */
+export interface SettlementInfo {
+  readonly epoch: bigint;
+  /** Every chunk of the epoch (at least one), chunk k at index k. */
+  readonly chunks: readonly SettlementChunkInfo[];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Field readers. `where` names the request, so a BAD_RESPONSE says which answer was wrong.
 
@@ -122,8 +148,8 @@ function address(value: unknown, where: string, field: string): Address {
   return check.address;
 }
 
-function uint(value: unknown, where: string, field: string): bigint {
-  const check = checkUintDecimal(string(value, where, field));
+function uint(value: unknown, where: string, field: string, max?: bigint, maxName?: string): bigint {
+  const check = checkUintDecimal(string(value, where, field), max, maxName);
   if (!check.ok) throw bad(where, field, check.reason);
   return check.value;
 }
@@ -149,6 +175,23 @@ function hash(value: unknown, where: string, field: string): Hash {
   if (!HASH_PATTERN.test(text)) throw bad(where, field, "is not 0x followed by 64 hex digits");
   // Checked against the 0x + 64 hex digits pattern just above.
   return text as Hash;
+}
+
+/** A transfers root as PROTOCOL.md §2 writes hashes: 0x + 64 lowercase hex digits, nothing else. */
+function strictHash(value: unknown, where: string, field: string): Hash {
+  const text = string(value, where, field);
+  if (!HASH_PATTERN.test(text)) throw bad(where, field, "is not 0x followed by 64 lowercase hex digits");
+  // Checked against the 0x + 64 lowercase hex digits pattern just above.
+  return text as Hash;
+}
+
+const SIGNATURE_PATTERN = /^0x[0-9a-fA-F]{130}$/;
+/** A 65-byte signature's shape only; whether it recovers to a validator is the bridge's check. */
+function signature(value: unknown, where: string, field: string): Hex {
+  const text = string(value, where, field);
+  if (!SIGNATURE_PATTERN.test(text)) throw bad(where, field, "is not 0x followed by 130 hex digits (65 bytes r || s || v)");
+  // Checked against the 0x + 130 hex digits pattern just above.
+  return text.toLowerCase() as Hex;
 }
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], where: string, field: string): T {
@@ -289,4 +332,60 @@ export function parseEpochAnswer(body: unknown, where: string): EpochInfo {
 /** Parses POST /v1/admin/seal: the sealed epoch, or null when the open one was empty; throws BAD_RESPONSE. */
 export function parseSealAnswer(body: unknown, where: string): bigint | null {
   return nullable(record(body, where, "body").epoch, uint, where, "epoch");
+}
+
+/**
+ * Parses GET /v1/epochs/:n/settlement; throws DeltaClientError BAD_RESPONSE. Beyond each field's
+ * form it checks what `settle` relies on: at least one chunk, chunk k at index k, every chunk's
+ * `chunks` equal to their number and its epoch and transfers root equal to the answer's, and the
+ * answer's epoch equal to `expectedEpoch` when given (the one asked for).
+ */
+export function parseSettlementAnswer(body: unknown, where: string, expectedEpoch?: bigint): SettlementInfo {
+  const b = record(body, where, "body");
+  const epoch = uint(b.epoch, where, "epoch", MAX_UINT64, "uint64 (2^64 - 1)");
+  if (expectedEpoch !== undefined && epoch !== expectedEpoch) throw bad(where, "epoch", `is ${epoch}, not the epoch ${expectedEpoch} asked for`);
+  const items = array(b.chunks, where, "chunks");
+  if (items.length === 0) throw bad(where, "chunks", "is empty; a sealed epoch settles in at least one chunk");
+  let root: Hash | undefined;
+  const chunks = items.map((item, k): SettlementChunkInfo => {
+    const field = `chunks[${k}]`;
+    const c = record(item, where, field);
+    const s = record(c.settlement, where, `${field}.settlement`);
+    const at = `${field}.settlement`;
+    const chunkEpoch = uint(s.epoch, where, `${at}.epoch`, MAX_UINT64, "uint64 (2^64 - 1)");
+    if (chunkEpoch !== epoch) throw bad(where, `${at}.epoch`, `is ${chunkEpoch}, not the answer's epoch ${epoch}`);
+    const chunk = count(s.chunk, where, `${at}.chunk`);
+    if (chunk !== k) throw bad(where, `${at}.chunk`, `is ${chunk} at index ${k}; chunks must be listed in order from 0`);
+    const total = count(s.chunks, where, `${at}.chunks`);
+    if (total !== items.length) throw bad(where, `${at}.chunks`, `is ${total} but the answer holds ${items.length} chunks`);
+    if (BigInt(total) > MAX_UINT32) throw bad(where, `${at}.chunks`, "is above the largest uint32");
+    const transfersRoot = strictHash(s.transfersRoot, where, `${at}.transfersRoot`);
+    if (root !== undefined && transfersRoot !== root) throw bad(where, `${at}.transfersRoot`, `differs from chunk 0's ${root}`);
+    root = transfersRoot;
+    const settlement: Settlement = {
+      epoch,
+      chunk,
+      chunks: total,
+      transfersRoot,
+      deltas: array(s.deltas, where, `${at}.deltas`).map((d, i) => {
+        const r = record(d, where, `${at}.deltas[${i}]`);
+        return {
+          account: address(r.account, where, `${at}.deltas[${i}].account`),
+          token: address(r.token, where, `${at}.deltas[${i}].token`),
+          amount: int(r.amount, where, `${at}.deltas[${i}].amount`),
+        };
+      }),
+      payouts: array(s.payouts, where, `${at}.payouts`).map((p, i) => {
+        const r = record(p, where, `${at}.payouts[${i}]`);
+        return {
+          account: address(r.account, where, `${at}.payouts[${i}].account`),
+          token: address(r.token, where, `${at}.payouts[${i}].token`),
+          amount: uint(r.amount, where, `${at}.payouts[${i}].amount`),
+        };
+      }),
+    };
+    const signatures = array(c.signatures, where, `${field}.signatures`).map((sig, i) => signature(sig, where, `${field}.signatures[${i}]`));
+    return { settlement, signatures };
+  });
+  return { epoch, chunks };
 }

@@ -32,8 +32,10 @@ import {
   parseDomainAnswer,
   parseEpochAnswer,
   parseSealAnswer,
+  parseSettlementAnswer,
   parseStatusAnswer,
   parseTransferAnswer,
+  type SettlementInfo,
   type StatusInfo,
   type TransferInfo,
 } from "./answers.ts";
@@ -141,6 +143,21 @@ export class DeltaClient {
     const path = n === undefined ? "/v1/epochs/current" : `/v1/epochs/${toDecimal(n)}`;
     const body = await this.#call({ method: "GET", path, notFoundOk: true });
     return body === undefined ? undefined : parseEpochAnswer(body, `GET ${path}`);
+  }
+
+  /**
+   * GET /v1/epochs/:n/settlement: a sealed epoch's quorum-signed chunks, each ready for the
+   * bridge's `settle(settlement, signatures)` and for `hashSettlement`, in chunk order. Unlike
+   * `epoch()` and `transfer()`, which are lookups and answer undefined on 404, this throws
+   * DeltaClientError NOT_FOUND (404) for an unknown epoch: a caller asking to settle an epoch that
+   * does not exist has made a mistake. Also throws EPOCH_OPEN (409) while the epoch is open,
+   * WRONG_STATE (409) while sealed but the validators' signatures are still being gathered (worth
+   * asking again shortly), INVALID_BODY (400) for an epoch below 0 or above uint64, and BAD_RESPONSE for an answer
+   * that is malformed or about another epoch.
+   */
+  async settlement(epoch: bigint): Promise<SettlementInfo> {
+    const path = `/v1/epochs/${toDecimal(epoch)}/settlement`;
+    return parseSettlementAnswer(await this.#call({ method: "GET", path }), `GET ${path}`, epoch);
   }
 
   /** POST /v1/transfers; resolves once committed on a quorum and applied, else throws the node's refusal. */

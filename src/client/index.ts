@@ -50,6 +50,10 @@ export type { TransferStatus } from "./answers.ts";
 export type { EpochInfo } from "./answers.ts";
 /** "open" | "sealed" | "settled". */
 export type { EpochStatus } from "./answers.ts";
+/** GET /v1/epochs/:n/settlement: epoch (bigint) and its chunks in order, each a protocol Settlement plus its signatures. */
+export type { SettlementInfo } from "./answers.ts";
+/** One chunk of SettlementInfo: `{ settlement, signatures }`, the arguments of the bridge's `settle`. */
+export type { SettlementChunkInfo } from "./answers.ts";
 
 // Signing (signing.ts).
 /** Signs a Transfer through `signer.signTypedData`; throws DeltaError on a bad address or a `from` that is not the signer. */
@@ -74,3 +78,5 @@ export { NATIVE_TOKEN } from "../protocol/index.ts";
 export { TRANSFER_BATCH_MAX } from "../protocol/index.ts";
 /** Transfer, Withdrawal and their signed forms (bigint amounts, checksummed addresses). */
 export type { Address, BridgeDomain, Hash, Hex, SignedTransfer, SignedWithdrawal, Transfer, Withdrawal } from "../protocol/index.ts";
+/** PROTOCOL.md §3 Settlement chunk and its items (bigint epoch and amounts), as SettlementInfo carries them. */
+export type { Delta, Payout, Settlement } from "../protocol/index.ts";
