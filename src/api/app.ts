@@ -270,6 +270,15 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     res.json(service.settlement(parseEpochParam(req.params.n)));
   });
 
+  // Ours, not PROTOCOL.md's: per token, how many transfers and withdrawals the epoch applied (any
+  // status). Like /settlement, "/v1/epochs/current/tokens" is a malformed number (400).
+  app.get("/v1/epochs/:n/tokens", routeTag("/v1/epochs/:n/tokens"), (req: Request<{ n: string }>, res: Response) => {
+    const epoch = parseEpochParam(req.params.n);
+    const view = service.epochTokens(epoch);
+    if (view === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
+    res.json(view);
+  });
+
   app.get("/v1/epochs/:n", routeTag("/v1/epochs/:n"), (req: Request<{ n: string }>, res: Response) => {
     const epoch = parseEpochParam(req.params.n);
     const view = service.epoch(epoch);

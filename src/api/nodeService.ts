@@ -113,6 +113,17 @@ export interface SettlementView {
   readonly chunks: readonly SettlementChunkView[];
 }
 
+/**
+ * GET /v1/epochs/:n/tokens (ours, beyond PROTOCOL.md): per token, how many transfers and
+ * withdrawals the epoch applied, tokens ascending. scripts/settle.ts prices the same payments one
+ * by one on-chain with it.
+ */
+export interface EpochTokensView {
+  /** Decimal string. */
+  readonly epoch: string;
+  readonly tokens: readonly { readonly token: string; readonly transfers: number; readonly withdrawals: number }[];
+}
+
 /** GET /v1/admin/state (admin): the ledger's state hash, to check that a refusal changed nothing. */
 export interface StateView {
   /** stateHash of the ledger (src/ledger), 0x hex. */
@@ -152,6 +163,8 @@ export interface NodeService {
    * gathered: retry shortly).
    */
   settlement(epoch: bigint): SettlementView;
+  /** Per token message counts of `epoch` (any status); undefined when it does not exist. */
+  epochTokens(epoch: bigint): EpochTokensView | undefined;
   /** `epoch` undefined: the open one. Undefined when it does not exist. */
   epoch(epoch?: bigint): EpochView | undefined;
   /** Seals the open epoch if it holds anything; the sealed epoch (decimal) or null. */

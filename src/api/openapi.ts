@@ -20,6 +20,7 @@ import {
   BatchResultSchema,
   CommittedViewSchema,
   DomainViewSchema,
+  EpochTokensViewSchema,
   EpochViewSchema,
   ErrorBodySchema,
   HealthSchema,
@@ -84,7 +85,7 @@ const ADDRESS_PARAMETER = pathParameter("address", "an address in any accepted c
 const HASH_PARAMETER = pathParameter("hash", "the message's EIP-712 digest, 0x + 64 hex digits", "^0x[0-9a-fA-F]{64}$");
 const EPOCH_PARAMETER = pathParameter("n", "an epoch number, decimal", UINT_DECIMAL_PATTERN);
 
-/** Every route the API serves (PROTOCOL.md §2). */
+/** Every route the API serves (PROTOCOL.md §2, plus the project's own: /v1/admin/state, /v1/epochs/{n}/tokens). */
 const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/v1/domain", operationId: "getDomain", summary: "The EIP-712 domain and the fee recipient", ok: "DomainView", okDescription: "The domain", errors: [500] },
   { method: "get", path: "/v1/status", operationId: "getStatus", summary: "This node's role, term, indexes, epochs and peers", ok: "StatusView", okDescription: "The node's status", errors: [500] },
@@ -163,6 +164,16 @@ const OPERATIONS: readonly Operation[] = [
     errors: [400, 404, 409, 500],
   },
   {
+    method: "get",
+    path: "/v1/epochs/{n}/tokens",
+    operationId: "getEpochTokens",
+    summary: "Per token, how many transfers and withdrawals an epoch applied (open, sealed or settled; the project's own, not in PROTOCOL.md)",
+    parameters: [EPOCH_PARAMETER],
+    ok: "EpochTokensView",
+    okDescription: "The epoch's counts per token, tokens ascending",
+    errors: [400, 404, 500],
+  },
+  {
     method: "post",
     path: "/v1/admin/seal",
     operationId: "sealEpoch",
@@ -237,6 +248,7 @@ const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   StateView: StateViewSchema,
   ProofView: ProofViewSchema,
   SettlementView: SettlementViewSchema,
+  EpochTokensView: EpochTokensViewSchema,
 };
 
 function ref(id: string): Json {

@@ -12,6 +12,7 @@ import type {
   AccountView,
   CommittedView,
   DomainView,
+  EpochTokensView,
   EpochView, ProofView, SettlementView, StateView,
   StatusView,
   TransferView,
@@ -177,6 +178,22 @@ export const SettlementViewSchema = z
   })
   .meta({ id: "SettlementView", description: "A sealed epoch's quorum-signed settlement: call settle(settlement, signatures) for each chunk in order" });
 
+/** GET /v1/epochs/:n/tokens (ours, beyond PROTOCOL.md): an epoch's applied messages per token. */
+export const EpochTokensViewSchema = z
+  .object({
+    epoch: z.string().regex(new RegExp(UINT_DECIMAL_PATTERN)).meta({ description: "the epoch (open, sealed or settled); unsigned decimal string" }),
+    tokens: z
+      .array(
+        z.object({
+          token: settlementAddress("the token, the zero address for ETH"),
+          transfers: z.int().min(0).meta({ description: "transfers of this token the epoch applied" }),
+          withdrawals: z.int().min(0).meta({ description: "withdrawals of this token the epoch applied" }),
+        }),
+      )
+      .meta({ description: "one entry per token the epoch moved, ascending by address; empty when it applied nothing" }),
+  })
+  .meta({ id: "EpochTokensView", description: "Per token, how many transfers and withdrawals an epoch applied (not in PROTOCOL.md)" });
+
 /** GET /v1/admin/state. */
 export const StateViewSchema = z
   .object({
@@ -206,6 +223,7 @@ const _fits = {
   state: true satisfies Fits<StateView, typeof StateViewSchema>,
   proof: true satisfies Fits<ProofView, typeof ProofViewSchema>,
   settlement: true satisfies Fits<SettlementView, typeof SettlementViewSchema>,
+  epochTokens: true satisfies Fits<EpochTokensView, typeof EpochTokensViewSchema>,
   errorCode: true satisfies Fits<ErrorCode, typeof ErrorBodySchema.shape.error.shape.code>,
 };
 void _fits;

@@ -59,6 +59,8 @@ export { getMessage } from "./queries.ts";
 export { getEpochSummary } from "./queries.ts";
 /** The open epoch and the last sealed and settled epochs (0 for none). */
 export { getEpochHeads } from "./queries.ts";
+/** Per token, an epoch's applied transfers and withdrawals. */
+export { getEpochTokenCounts } from "./queries.ts";
 /** Deposited and withdrawn totals per token (wei). */
 export { getTokenTotals } from "./queries.ts";
 /** `{ hash, epoch, leaf, root, proof }` of a message; throws NOT_FOUND, or EPOCH_OPEN before its epoch is sealed. */

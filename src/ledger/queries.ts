@@ -157,6 +157,31 @@ export function getEpochSummary(state: LedgerState, epoch: bigint): EpochSummary
   };
 }
 
+/** How many transfers and withdrawals of one token an epoch applied. */
+export interface EpochTokenCount {
+  readonly token: Address;
+  readonly transfers: number;
+  readonly withdrawals: number;
+}
+
+/**
+ * Per token, the epoch's applied transfers and withdrawals, tokens in ascending order; undefined
+ * when the epoch does not exist yet. (What the same payments would have cost one by one on-chain
+ * depends on the token: scripts/settle.ts reports it.)
+ */
+export function getEpochTokenCounts(state: LedgerState, epoch: bigint): readonly EpochTokenCount[] | undefined {
+  const record = findEpoch(state, epoch);
+  if (record === undefined) return undefined;
+  const counts = new Map<Address, { transfers: number; withdrawals: number }>();
+  for (const m of record.messages) {
+    let c = counts.get(m.token);
+    if (c === undefined) counts.set(m.token, (c = { transfers: 0, withdrawals: 0 }));
+    if (m.kind === "transfer") c.transfers++;
+    else c.withdrawals++;
+  }
+  return [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([token, c]) => ({ token, ...c }));
+}
+
 /** The open epoch, and the last sealed and last settled ones (0 when none). */
 export function getEpochHeads(state: LedgerState): EpochHeads {
   const openEpoch = BigInt(state.epochs.length);

@@ -20,6 +20,7 @@ import type {
   CommittedView,
   DomainView,
   EpochView,
+  EpochTokensView,
   NodeMetrics,
   NodeService,
   ProofView,
@@ -36,6 +37,7 @@ import {
   getAccount,
   getEpochHeads,
   getEpochSummary,
+  getEpochTokenCounts,
   getMessage,
   getMessageProof,
   stateHash,
@@ -679,6 +681,12 @@ export class NodeRuntime implements NodeService {
         signatures: [...signed.signatures[k]!],
       })),
     };
+  }
+
+  epochTokens(epoch: bigint): EpochTokensView | undefined {
+    const counts = getEpochTokenCounts(this.#ledger, epoch);
+    if (counts === undefined) return undefined;
+    return { epoch: epoch.toString(), tokens: counts.map((c) => ({ token: getAddress(c.token), transfers: c.transfers, withdrawals: c.withdrawals })) };
   }
 
   transferProof(hash: string): ProofView {

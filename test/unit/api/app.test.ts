@@ -403,6 +403,7 @@ const REFUSALS: readonly Refusal[] = [
   { name: "an epoch with a leading zero", status: 400, code: "INVALID_BODY", request: () => get("/v1/epochs/01") },
   { name: "an epoch over uint64", status: 400, code: "INVALID_BODY", request: () => get(`/v1/epochs/${1n << 64n}`) },
   { name: "a settlement of a malformed epoch", status: 400, code: "INVALID_BODY", request: () => get("/v1/epochs/1e3/settlement") },
+  { name: "the tokens of a malformed epoch", status: 400, code: "INVALID_BODY", request: () => get("/v1/epochs/01/tokens") },
   { name: "a seal body with a field", status: 400, code: "UNKNOWN_FIELD", request: () => ({ method: "POST", path: "/v1/admin/seal", json: { epoch: "1" }, headers: auth }) },
   // 401
   { name: "a seal without a token", status: 401, code: "UNAUTHORIZED", request: () => ({ method: "POST", path: "/v1/admin/seal" }) },
@@ -427,6 +428,7 @@ const REFUSALS: readonly Refusal[] = [
   { name: "a known path with the wrong method", status: 404, code: "NOT_FOUND", request: () => get("/v1/withdrawals") },
   { name: "an unknown transfer's proof", status: 404, code: "NOT_FOUND", request: () => get(`/v1/transfers/0x${"ab".repeat(32)}/proof`) },
   { name: "an unknown epoch's settlement", status: 404, code: "NOT_FOUND", request: () => get("/v1/epochs/99/settlement") },
+  { name: "an unknown epoch's tokens", status: 404, code: "NOT_FOUND", request: () => get("/v1/epochs/99/tokens") },
   // 409
   { name: "a reused nonce", status: 409, code: "NONCE_REUSED", request: async () => post("/v1/transfers", await transferTo({ nonce: "0", amount: "3" })) },
   { name: "a nonce gap", status: 409, code: "NONCE_GAP", request: async () => post("/v1/transfers", await transferTo({ nonce: String(nonceOf(alice) + 2n) })) },
@@ -576,6 +578,7 @@ describe("GET /v1/openapi.json", () => {
     ["get", "/v1/epochs/current"],
     ["get", "/v1/epochs/{n}"],
     ["get", "/v1/epochs/{n}/settlement"],
+    ["get", "/v1/epochs/{n}/tokens"],
     ["post", "/v1/admin/seal"],
     ["get", "/v1/admin/state"],
     ["get", "/healthz"],

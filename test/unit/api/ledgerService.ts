@@ -7,14 +7,16 @@
  * verdicts. Switches let a test make it throw NO_LEADER or an unexpected error. A sealed epoch's
  * settlement is chunked by the ledger (buildSettlementChunks) and signed by test validator keys, as
  * a node answers once its quorum's signatures are gathered; a switch makes it answer WRONG_STATE,
- * as while they are still being gathered.
+ * as while they are still being gathered. An epoch's per-token counts come straight from the ledger
+ * (getEpochTokenCounts), checksummed as the node answers them.
  */
-import { Wallet } from "ethers";
+import { getAddress, Wallet } from "ethers";
 import { DeltaError } from "../../../src/errors.ts";
 import type {
   AccountView,
   BatchItemResult,
   DomainView,
+  EpochTokensView,
   EpochView,
   NodeMetrics,
   NodeService,
@@ -32,6 +34,7 @@ import {
   getAccount,
   getEpochHeads,
   getEpochSummary,
+  getEpochTokenCounts,
   getMessage,
   getMessageProof,
   stateHash,
@@ -285,6 +288,13 @@ export class LedgerService implements NodeService {
       return { settlement: settlementView(s), signatures: this.validators.map((v) => v.signingKey.sign(digest).serialized) };
     });
     return { epoch: toDecimal(summary.epoch), chunks };
+  }
+
+  epochTokens(epoch: bigint): EpochTokensView | undefined {
+    // As the node does: the ledger's counts, tokens checksummed (the ledger keeps them lowercase).
+    const counts = getEpochTokenCounts(this.state, epoch);
+    if (counts === undefined) return undefined;
+    return { epoch: toDecimal(epoch), tokens: counts.map((c) => ({ token: getAddress(c.token), transfers: c.transfers, withdrawals: c.withdrawals })) };
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {
