@@ -329,6 +329,29 @@ export function parseEpochAnswer(body: unknown, where: string): EpochInfo {
   };
 }
 
+/** GET /v1/epochs/:n/tokens (beyond PROTOCOL.md): per token, the epoch's applied transfers and withdrawals. */
+export interface EpochTokensInfo {
+  readonly epoch: bigint;
+  /** Tokens ascending; NATIVE_TOKEN for ETH. */
+  readonly tokens: readonly { readonly token: Address; readonly transfers: number; readonly withdrawals: number }[];
+}
+
+/** Parses GET /v1/epochs/:n/tokens; throws BAD_RESPONSE. */
+export function parseEpochTokensAnswer(body: unknown, where: string): EpochTokensInfo {
+  const b = record(body, where, "body");
+  return {
+    epoch: uint(b.epoch, where, "epoch"),
+    tokens: array(b.tokens, where, "tokens").map((item, i) => {
+      const t = record(item, where, `tokens[${i}]`);
+      return {
+        token: address(t.token, where, `tokens[${i}].token`),
+        transfers: count(t.transfers, where, `tokens[${i}].transfers`),
+        withdrawals: count(t.withdrawals, where, `tokens[${i}].withdrawals`),
+      };
+    }),
+  };
+}
+
 /** Parses POST /v1/admin/seal: the sealed epoch, or null when the open one was empty; throws BAD_RESPONSE. */
 export function parseSealAnswer(body: unknown, where: string): bigint | null {
   return nullable(record(body, where, "body").epoch, uint, where, "epoch");

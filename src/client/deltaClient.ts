@@ -26,11 +26,13 @@ import {
   type CommittedResult,
   type DomainInfo,
   type EpochInfo,
+  type EpochTokensInfo,
   parseAccountAnswer,
   parseBatchAnswer,
   parseCommittedAnswer,
   parseDomainAnswer,
   parseEpochAnswer,
+  parseEpochTokensAnswer,
   parseSealAnswer,
   parseSettlementAnswer,
   parseStatusAnswer,
@@ -158,6 +160,16 @@ export class DeltaClient {
   async settlement(epoch: bigint): Promise<SettlementInfo> {
     const path = `/v1/epochs/${toDecimal(epoch)}/settlement`;
     return parseSettlementAnswer(await this.#call({ method: "GET", path }), `GET ${path}`, epoch);
+  }
+
+  /**
+   * GET /v1/epochs/:n/tokens (this cluster's extension of PROTOCOL.md): per token, how many
+   * transfers and withdrawals the epoch applied; undefined when the epoch does not exist (404).
+   */
+  async epochTokens(n: bigint): Promise<EpochTokensInfo | undefined> {
+    const path = `/v1/epochs/${toDecimal(n)}/tokens`;
+    const body = await this.#call({ method: "GET", path, notFoundOk: true });
+    return body === undefined ? undefined : parseEpochTokensAnswer(body, `GET ${path}`);
   }
 
   /** POST /v1/transfers; resolves once committed on a quorum and applied, else throws the node's refusal. */

@@ -48,6 +48,7 @@ export type { TransferInfo } from "./answers.ts";
 export type { TransferStatus } from "./answers.ts";
 /** GET /v1/epochs/…: status, root, deltas (signed bigint) and payouts (bigint). */
 export type { EpochInfo } from "./answers.ts";
+export type { EpochTokensInfo } from "./answers.ts";
 /** "open" | "sealed" | "settled". */
 export type { EpochStatus } from "./answers.ts";
 /** GET /v1/epochs/:n/settlement: epoch (bigint) and its chunks in order, each a protocol Settlement plus its signatures. */

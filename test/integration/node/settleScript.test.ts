@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * `npx hardhat run scripts/settle.ts --network ganache` against a real devnet (Ganache, the
+ * bridge, three node processes) whose leader does not submit (settlement.autoSubmit false), so
+ * the script is what lands the chunks: the talk's example settles through it, the nodes then
+ * mark the epoch settled from the chain; nothing to settle, a wrong admin token and a devnet that
+ * is down each give one clear line and the right exit code.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Wallet } from "ethers";
+import { connectAs } from "../../../src/chain/index.ts";
+import { DeltaClient, fastSignTransfer, type DomainInfo } from "../../../src/client/index.ts";
+import type { DevnetChain } from "../../../src/devnet/chain.ts";
+import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
+import { getJson, pollUntil, startTestDevnet, TEST_ADMIN_TOKEN, type TestDevnet } from "./devnetFixture.ts";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+const HARDHAT = join(ROOT, "node_modules/hardhat/dist/src/cli.js");
+const U = 10n ** 15n;
+const DEADLINE = BigInt(Math.floor(Date.now() / 1000) + 3600);
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the script as a user would, under this Node, and returns its exit code and output. */
+function runSettle(env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // --no-compile: npm test builds first; a build here would race the other test files.
+    const child = spawn(process.execPath, [HARDHAT, "run", "--no-compile", "scripts/settle.ts", "--network", "ganache"], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("scripts/settle.ts through npx hardhat run (Ganache + 3 node processes)", { timeout: 300_000 }, () => {
+  let devnet: TestDevnet;
+  let chain: DevnetChain;
+  let client: DeltaClient;
+  let domain: DomainInfo;
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    devnet = await startTestDevnet("settle-script", { epoch: { intervalMs: 0, maxMessages: 0 }, settlement: { autoSubmit: false } });
+    chain = devnet.chain;
+    client = new DeltaClient({ baseUrls: devnet.rests });
+    domain = await client.domain();
+    dir = mkdtempSync(join(tmpdir(), "delta-settle-script-"));
+    const file = join(dir, "devnet.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        chainId: chain.chainId,
+        rpcUrl: chain.ganache.url,
+        bridge: chain.bridgeAddress,
+        token: chain.tokenAddress,
+        feeRecipient: chain.feeRecipient,
+        adminToken: TEST_ADMIN_TOKEN,
+        nodes: devnet.cluster.nodes.map((n) => ({ address: n.address, rest: n.rest, pid: n.pid })),
+        accounts: chain.users.map((u) => ({ address: u.address, privateKey: u.privateKey })),
+      }),
+    );
+    env = { DELTA_RPC_URL: chain.ganache.url, DELTA_DEVNET_FILE: file };
+  });
+  after(async () => {
+    await devnet?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("with nothing sealed or open, says there is nothing to settle and exits 0", async () => {
+    const r = await runSettle(env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /nothing to settle/);
+    assert.equal((await chain.bridge.lastEpoch()) as bigint, 0n);
+  });
+
+  it("settles the talk's example: -8, +3, +5 on-chain, with the gas report; the nodes then mark it settled", async () => {
+    const [alice, bob, mike] = chain.users.slice(0, 3).map((u) => new Wallet(u.privateKey, chain.provider));
+    for (const w of [alice!, bob!, mike!]) await (await connectAs(chain.bridge, w).deposit({ value: 50n * U })).wait();
+    for (const w of [alice!, bob!, mike!]) {
+      await pollUntil(`credit of ${w.address}`, 30_000, async () => ((await client.account(w.address)).balances[NATIVE_TOKEN] === 50n * U ? true : undefined));
+    }
+    const before = await Promise.all([alice!, bob!, mike!].map(async (w) => (await chain.bridge.balanceOf(NATIVE_TOKEN, w.address)) as bigint));
+    const t = (from: Wallet, to: Wallet, amount: bigint, nonce: bigint) =>
+      fastSignTransfer(from.privateKey, domain, { to: to.address, token: NATIVE_TOKEN, amount: amount * U, nonce, deadline: DEADLINE });
+    const results = await client.submitTransfers([t(alice!, bob!, 5n, 0n), t(alice!, mike!, 5n, 1n), t(bob!, mike!, 2n, 0n), t(mike!, alice!, 2n, 0n)]);
+    assert.ok(results.every((r) => "status" in r));
+
+    const r = await runSettle(env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /sealed epoch 1/);
+    assert.match(r.stdout, /epoch 1 settled \(1 of 1 chunks sent by this script/);
+    assert.match(r.stdout, /transfers\s+4\n/);
+    assert.match(r.stdout, /deltas\s+3\n/);
+    assert.match(r.stdout, /chunks\s+1\n/);
+    assert.match(r.stdout, /one by one\s+4 × 21,000 \(ETH\) = 84,000\n/);
+    assert.match(r.stdout, /gas used\s+[1-9][0-9,]*\n/);
+    assert.match(r.stdout, /saving\s+\d+\.\d\d× /);
+
+    const after = await Promise.all([alice!, bob!, mike!].map(async (w) => (await chain.bridge.balanceOf(NATIVE_TOKEN, w.address)) as bigint));
+    assert.deepEqual(
+      after.map((a, i) => a - before[i]!),
+      [-8n * U, 3n * U, 5n * U],
+    );
+    assert.equal((await chain.bridge.lastEpoch()) as bigint, 1n);
+    // The leader watches the chain: the epoch is marked settled with the script's transaction.
+    for (const rest of devnet.rests) {
+      const view = await pollUntil(`epoch 1 settled on ${rest}`, 30_000, async () => {
+        const v = await getJson(`${rest}/v1/epochs/1`);
+        return v["status"] === "settled" ? v : undefined;
+      });
+      assert.equal((view["settlementTxs"] as string[]).length, 1);
+    }
+
+    // Run again: the open epoch is empty and epoch 1 is on-chain.
+    const again = await runSettle(env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing to settle: every sealed epoch is on-chain \(the last is 1\)/);
+  });
+
+  it("a wrong admin token: one clear line, exit 1, nothing sealed", async () => {
+    const epochBefore = (await client.status()).epoch;
+    const r = await runSettle({ ...env, DELTA_ADMIN_TOKEN: "not-the-admin-token-0000" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refused the admin token/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    assert.equal((await client.status()).epoch, epochBefore);
+  });
+
+  it("the devnet down (no node answers): one clear line, exit 1", async () => {
+    const r = await runSettle({ ...env, DELTA_NODES: "http://127.0.0.1:9" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no node answers at http:\/\/127\.0\.0\.1:9.*npm start/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  });
+
+  it("no devnet file: tells the user to start the devnet, exit 1", async () => {
+    const r = await runSettle({ DELTA_RPC_URL: env["DELTA_RPC_URL"]!, DELTA_DEVNET_FILE: join(dir, "missing.json") });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not found: the devnet is not running \(start it with `npm start`\)/);
+  });
+});
