@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     const chunks = signed.chunks.length;
     say(`epoch ${epoch}: ${chunks} chunk${chunks === 1 ? "" : "s"} signed by ${signed.chunks[0]?.signatures.length ?? 0} validators`);
     let ours = 0;
+    let failures = 0;
     for (;;) {
       const last = (await bridge.lastEpoch()) as bigint;
       if (last >= epoch) break;
@@ -132,11 +133,20 @@ async function main(): Promise<void> {
         ours++;
         say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx.hash}, ${gas(receipt.gasUsed as bigint)} gas)`);
       } catch (error) {
-        // The cluster's leader may have landed this chunk first: read the bridge again.
-        const now = Number((await bridge.nextChunk()) as bigint);
-        const lastNow = (await bridge.lastEpoch()) as bigint;
-        if (lastNow >= epoch || now > k) {
+        // The cluster's leader may have landed this chunk first (its transaction can land after
+        // our estimate and before ours): watch the bridge for a moment, then try again or give up.
+        const deadline = Date.now() + 3_000;
+        let landed = false;
+        while (!landed && Date.now() < deadline) {
+          landed = ((await bridge.lastEpoch()) as bigint) >= epoch || Number((await bridge.nextChunk()) as bigint) > k;
+          if (!landed) await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        if (landed) {
           say(`  chunk ${k + 1}/${chunks} was landed by the cluster first`);
+          continue;
+        }
+        if (++failures < 3) {
+          say(`  chunk ${k + 1}/${chunks} failed (${describe(error, bridge.interface)}); trying again`);
           continue;
         }
         throw new UserError(`chunk ${k + 1}/${chunks} of epoch ${epoch} was refused: ${describe(error, bridge.interface)}`);
@@ -196,10 +206,18 @@ async function main(): Promise<void> {
       ["chunks", chunks.toString()],
       ["gas used", gas(used)],
       ["one by one", parts.length === 0 ? "0 (no transfers)" : `${parts.join(" + ")} = ${gas(oneByOne)}`],
-      ["saving", used > 0n && oneByOne > 0n ? `${(Number((oneByOne * 100n) / used) / 100).toFixed(2)}× (${oneByOne > used ? `${gas(oneByOne - used)} gas less` : `${gas(used - oneByOne)} gas more`})` : "n/a"],
+      ["saving", saving(used, oneByOne)],
     ];
     for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(12)} ${v}\n`);
   }
+}
+
+/** How the settlement's gas compares with the same transfers one by one. */
+function saving(used: bigint, oneByOne: bigint): string {
+  if (used === 0n || oneByOne === 0n) return "n/a";
+  const ratio = (Number((oneByOne * 100n) / used) / 100).toFixed(2);
+  if (oneByOne > used) return `${ratio}× less gas than one by one (${gas(oneByOne - used)} gas saved)`;
+  return `none: ${ratio}× (one by one would cost ${gas(used - oneByOne)} gas less; a settlement's fixed cost pays off with more transfers)`;
 }
 
 /** A revert as its custom error with arguments, when the bridge's ABI knows it. */
