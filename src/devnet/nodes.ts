@@ -36,6 +36,7 @@ export interface DevnetNodesOptions {
     readonly autoSubmit?: boolean;
     readonly pollMs?: number;
     readonly replaceAfterMs?: number;
+    readonly maxGasPriceGwei?: number;
     readonly chunkDelayMs?: number;
   };
 }

@@ -76,10 +76,12 @@ export const ConfigSchema = z.strictObject({
       pollMs: z.int().min(20).default(1_000),
       /** A settlement transaction not mined in this time is sent again with a 25% higher gas price. */
       replaceAfterMs: z.int().min(100).default(30_000),
+      /** Replacements never raise the gas price above this (gwei); a transaction at the cap just waits. */
+      maxGasPriceGwei: z.int().min(1).default(500),
       /** Pause before sending each chunk; 0 in production (tests open a window with it). */
       chunkDelayMs: z.int().min(0).default(0),
     })
-    .default({ maxItemsPerChunk: 1_000, autoSubmit: true, pollMs: 1_000, replaceAfterMs: 30_000, chunkDelayMs: 0 }),
+    .default({ maxItemsPerChunk: 1_000, autoSubmit: true, pollMs: 1_000, replaceAfterMs: 30_000, maxGasPriceGwei: 500, chunkDelayMs: 0 }),
 });
 
 export type Config = Readonly<z.output<typeof ConfigSchema>>;

@@ -356,7 +356,13 @@ export class Settler {
         }
       }
       if (now - f.sentAt < replaceAfterMs) return false;
-      f.gasPrice = (f.gasPrice * REPLACEMENT_PRICE_PERCENT) / 100n + 1n;
+      const cap = BigInt(this.#host.config.settlement.maxGasPriceGwei) * 1_000_000_000n;
+      if (f.gasPrice >= cap) {
+        this.#warn("settlement transaction not mined and already at settlement.maxGasPriceGwei; waiting", { epoch: signed.epoch.toString(), chunk, gasPrice: f.gasPrice.toString() });
+        return false;
+      }
+      const raised = (f.gasPrice * REPLACEMENT_PRICE_PERCENT) / 100n + 1n;
+      f.gasPrice = raised > cap ? cap : raised;
       const tx = await this.#send(settlement, signed.signatures[chunk]!, f.nonce, f.gasPrice);
       f.hashes.push(tx);
       f.sentAt = now;

@@ -49,7 +49,9 @@ export async function startTestDevnet(name: string, options: Pick<DevnetNodesOpt
     stop: async () => {
       await cluster.stop();
       await chain.close();
-      rmSync(dir, { recursive: true, force: true });
+      // DELTA_KEEP_TEST_DIR=1 keeps the configs, data and node logs for a post-mortem.
+      if (process.env["DELTA_KEEP_TEST_DIR"] === undefined) rmSync(dir, { recursive: true, force: true });
+      else process.stderr.write(`kept ${dir}\n`);
     },
   };
 }
