@@ -4,7 +4,7 @@
  * leader is killed (SIGKILL) twice: once after the signatures are gathered and before any chunk is
  * sent, and once between two chunks. Real Ganache, three node processes, the public API and the
  * contract only. Chunks of at most 4 items and a pause before each chunk (settlement.chunkDelayMs)
- * open the windows the test kills in.
+ * open the windows the test kills in. The epoch seals by itself when it reaches 10 messages.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -13,7 +13,7 @@ import { connectAs, loadArtifact } from "../../../src/chain/index.ts";
 import { DeltaClient, fastSignTransfer, type DomainInfo } from "../../../src/client/index.ts";
 import type { DevnetChain } from "../../../src/devnet/chain.ts";
 import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
-import { getJson, pollUntil, TEST_ADMIN_TOKEN, type Json, type TestDevnet, startTestDevnet } from "./devnetFixture.ts";
+import { getJson, pollUntil, type Json, type TestDevnet, startTestDevnet } from "./devnetFixture.ts";
 
 const U = 10n ** 15n;
 const USERS = 10;
@@ -27,7 +27,7 @@ describe("settlement across leader kills (Ganache + 3 node processes)", { timeou
 
   before(async () => {
     devnet = await startTestDevnet("settle-failover", {
-      epoch: { intervalMs: 0, maxMessages: 0 },
+      epoch: { intervalMs: 0, maxMessages: USERS },
       settlement: { maxItemsPerChunk: 4, chunkDelayMs: 2_500 },
     });
     chain = devnet.chain;
@@ -76,8 +76,9 @@ describe("settlement across leader kills (Ganache + 3 node processes)", { timeou
     // A ring of payments: user i pays user i+1 (i+1) units, so every account has its own delta.
     const ring = users.map((u, i) => fastSignTransfer(u.privateKey, domain, { to: users[(i + 1) % USERS]!.address, token: NATIVE_TOKEN, amount: BigInt(i + 1) * U, nonce: 0n, deadline: DEADLINE }));
     for (const r of await client.submitTransfers(ring)) assert.ok("status" in r, JSON.stringify(r, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
-    const epoch = await client.seal(TEST_ADMIN_TOKEN);
-    assert.ok(epoch !== null);
+    // The epoch seals by size (epoch.maxMessages 10): the ring's tenth transfer fills it.
+    const epoch = 1n;
+    await pollUntil("epoch 1 sealed by size", 30_000, async () => ((await client.epoch(epoch))?.status === "sealed" ? true : undefined));
 
     // 1. Signatures gathered (any node serves them), nothing on-chain yet: kill the leader.
     const signed = await pollUntil("the signed settlement", 30_000, async () => {
