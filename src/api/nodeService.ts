@@ -129,6 +129,8 @@ export interface StateView {
   /** stateHash of the ledger (src/ledger), 0x hex. */
   readonly stateHash: string;
   readonly appliedIndex: number;
+  /** The deposit watcher's cursor as the log last recorded it: the first chain block not yet scanned. */
+  readonly depositCursor: number;
 }
 
 /** Figures for /metrics, read on each scrape. */

@@ -199,6 +199,7 @@ export const StateViewSchema = z
   .object({
     stateHash: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the ledger's state hash" }),
     appliedIndex: z.int().min(0).meta({ description: "the log index the state reflects" }),
+    depositCursor: z.int().min(0).meta({ description: "the first chain block the deposit watcher has not scanned, as the log last recorded it" }),
   })
   .meta({ id: "StateView", description: "The ledger's state hash: equal on nodes that applied the same log prefix" });
 

@@ -3,8 +3,9 @@
  * Follows DeltaBridge's `Deposited` events on the leader and turns each, once it has the
  * configured confirmations, into a deposit entry of the log. Exactly-once crediting is the
  * ledger's job (a depositId is credited once, whoever proposes it, however often), so the watcher
- * may rescan: a new leader starts again from the configured first block. RPC errors are retried
- * with exponential backoff; the watcher never throws.
+ * may rescan: a new leader starts at the furthest of `chain.fromBlock`, its own saved cursor and
+ * the cursor the cluster shares through the log (node.ts's depositCursor entries). RPC errors are
+ * retried with exponential backoff; the watcher never throws.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { Contract, Interface, JsonRpcProvider, getAddress } from "ethers";
@@ -70,17 +71,23 @@ export class DepositWatcher {
    * committed, so a crash can never skip a deposit; at worst a block is scanned twice (the ledger
    * credits a depositId once).
    */
-  constructor(chain: DepositWatcherChain, log: ConsensusLogger, propose: ProposeDeposits, cursorFile?: string) {
+  constructor(chain: DepositWatcherChain, log: ConsensusLogger, propose: ProposeDeposits, cursorFile?: string, sharedCursor = 0) {
     this.#chain = chain;
     this.#log = log;
     this.#propose = propose;
     this.#cursorFile = cursorFile;
-    this.#cursor = Math.max(chain.fromBlock, readCursor(cursorFile));
+    this.#cursor = Math.max(chain.fromBlock, readCursor(cursorFile), sharedCursor);
     this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true });
     this.#bridge = new Contract(getAddress(chain.bridge), DEPOSITED, this.#provider);
   }
 
+  /** The first block not yet scanned: every deposit below it is committed. */
+  get cursor(): number {
+    return this.#cursor;
+  }
+
   start(): void {
+    this.#log.info({ nextBlock: this.#cursor }, "deposit watcher started");
     this.#schedule(0);
   }
 

@@ -22,8 +22,19 @@ export interface SignaturesEntry {
   readonly chunks: readonly (readonly Hex[])[];
 }
 
+/**
+ * Not a ledger entry: the deposit watcher's scan cursor, shared by the leader so that a node that
+ * becomes leader resumes there instead of rescanning the chain from `chain.fromBlock`. Appended
+ * only after every deposit below `nextBlock` is committed (log order makes that visible to all).
+ */
+export interface DepositCursorEntry {
+  readonly type: "depositCursor";
+  /** The first block not yet scanned. */
+  readonly nextBlock: number;
+}
+
 /** Anything the node puts in the replicated log. */
-export type NodeEntry = LedgerEntry | SignaturesEntry;
+export type NodeEntry = LedgerEntry | SignaturesEntry | DepositCursorEntry;
 
 const uint = z.string().regex(/^(0|[1-9][0-9]{0,77})$/).transform((s) => BigInt(s));
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((s) => s as Address); // shape checked; the ledger normalises case
@@ -41,6 +52,7 @@ const entrySchema = z.discriminatedUnion("type", [
     maxItems: z.int().min(2).max(10_000),
     chunks: z.array(z.array(z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex)).max(16)).min(1).max(100_000),
   }),
+  z.strictObject({ type: z.literal("depositCursor"), nextBlock: z.int().min(0).max(Number.MAX_SAFE_INTEGER) }),
 ]);
 
 function messageToJson(m: LedgerMessage): Record<string, string> {
@@ -68,6 +80,9 @@ export function encodeEntry(entry: NodeEntry): Uint8Array {
     case "signatures":
       json = { type: "signatures", epoch: entry.epoch.toString(), maxItems: entry.maxItems, chunks: entry.chunks.map((c) => [...c]) };
       break;
+    case "depositCursor":
+      json = { type: "depositCursor", nextBlock: entry.nextBlock };
+      break;
   }
   return new TextEncoder().encode(JSON.stringify(json));
 }
@@ -78,7 +93,7 @@ export function decodeEntry(data: Uint8Array): NodeEntry | undefined {
     const r = entrySchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
     if (!r.success) return undefined;
     // The schema's output has exactly the LedgerEntry shapes (bigints, 0x strings).
-    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry | SignaturesEntry;
+    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry | SignaturesEntry | DepositCursorEntry;
   } catch {
     return undefined;
   }

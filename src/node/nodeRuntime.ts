@@ -111,6 +111,9 @@ function errorOf(json: unknown, status: number): BatchItemResult {
   return errorItem("INTERNAL", `leader answered ${status}`);
 }
 
+/** How often the leader shares its deposit cursor through the log (when it moved). */
+const CURSOR_SHARE_MS = 5_000;
+
 /** Blocks the leader keeps proposed but uncommitted at once (see #cutBlock). */
 const MAX_BLOCKS_IN_FLIGHT = 2;
 
@@ -136,6 +139,10 @@ export class NodeRuntime implements NodeService {
   #cutting = false;
   /** An automatic seal is in flight. */
   #sealing = false;
+  /** The deposit cursor the log agreed on (depositCursor entries); a new leader's watcher starts there. */
+  #sharedDepositCursor = 0;
+  #cursorSharedAtMs = 0;
+  #sharingCursor = false;
   /** When this node first saw the open epoch hold a message (the age trigger counts from there). */
   #epochSeenAt: { epoch: bigint; atMs: number } = { epoch: 0n, atMs: 0 };
   /** Stopping: new writes are refused while accepted ones finish. */
@@ -254,6 +261,10 @@ export class NodeRuntime implements NodeService {
       this.#settler.apply(entry);
       return;
     }
+    if (entry.type === "depositCursor") {
+      this.#sharedDepositCursor = Math.max(this.#sharedDepositCursor, entry.nextBlock);
+      return;
+    }
     const result = applyEntry(this.#ledger, entry);
     if (result.type === "block") {
       for (const r of result.results) {
@@ -316,6 +327,20 @@ export class NodeRuntime implements NodeService {
     }
     void this.#cutBlock();
     this.#maybeSeal(now);
+    this.#maybeShareCursor(now);
+  }
+
+  /** Leader: appends its deposit cursor to the log every CURSOR_SHARE_MS while it moves. */
+  #maybeShareCursor(now: number): void {
+    const w = this.#watcher;
+    if (w === undefined || this.#sharingCursor || w.cursor <= this.#sharedDepositCursor || now - this.#cursorSharedAtMs < CURSOR_SHARE_MS) return;
+    this.#sharingCursor = true;
+    this.#cursorSharedAtMs = now;
+    void this.#commitEntry({ type: "depositCursor", nextBlock: w.cursor })
+      .catch(() => false)
+      .finally(() => {
+        this.#sharingCursor = false;
+      });
   }
 
   /**
@@ -359,6 +384,7 @@ export class NodeRuntime implements NodeService {
           return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).catch(() => false);
         },
         join(this.#config.dataDir, "deposit-cursor.json"),
+        this.#sharedDepositCursor,
       );
       this.#watcher.start();
     } else if (!leading && this.#watcher !== undefined) {
@@ -695,7 +721,7 @@ export class NodeRuntime implements NodeService {
   }
 
   stateView(): StateView {
-    return { stateHash: stateHash(this.#ledger), appliedIndex: this.#applied };
+    return { stateHash: stateHash(this.#ledger), appliedIndex: this.#applied, depositCursor: this.#sharedDepositCursor };
   }
 
   metrics(): NodeMetrics {

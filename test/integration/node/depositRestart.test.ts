@@ -12,7 +12,8 @@ import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
 import type { DevnetChain } from "../../../src/devnet/chain.ts";
 import { waitForClusterReady, type DevnetNodes } from "../../../src/devnet/nodes.ts";
-import { getJson, pollUntil, startTestDevnet, type TestDevnet } from "./devnetFixture.ts";
+import { readFileSync } from "node:fs";
+import { getJson, pollUntil, startTestDevnet, TEST_ADMIN_TOKEN, type TestDevnet } from "./devnetFixture.ts";
 import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
 
 async function nativeBalance(rest: string, account: string): Promise<string | undefined> {
@@ -76,5 +77,47 @@ describe("deposits across a leader crash and restart (Ganache + 3 node processes
       const account = await getJson(`${rest}/v1/accounts/${user.address}`);
       assert.equal(account["nonce"], "0", "deposits use no nonce");
     }
+  });
+
+  it("a new leader resumes the deposit scan at the cursor the log shares, not at fromBlock", async () => {
+    const rests = cluster.nodes.map((n) => n.rest);
+    const user = new Wallet(chain.users[8]!.privateKey, chain.provider);
+    const receipt = await (await connectAs(chain.bridge, user).deposit({ value: 5_000n })).wait();
+    const depositBlock = Number(receipt.blockNumber);
+    // The leader shares its cursor through the log (every 5 s while it moves): every node learns it.
+    const adminState = async (rest: string): Promise<number> => {
+      const r = await fetch(`${rest}/v1/admin/state`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      return Number(((await r.json()) as Record<string, unknown>)["depositCursor"]);
+    };
+    for (const rest of rests) {
+      await pollUntil(`the shared cursor past block ${depositBlock} on ${rest}`, 30_000, async () => ((await adminState(rest)) > depositBlock ? true : undefined));
+    }
+    const status = await getJson(`${rests[0]}/v1/status`);
+    const leaderIndex = cluster.nodes.findIndex((n) => n.address === status["leader"]);
+    const startLines = (i: number): string[] => readFileSync(cluster.nodes[i]!.logPath, "utf8").split("\n").filter((l) => l.includes("deposit watcher started"));
+    const startsBefore = cluster.nodes.map((_, i) => startLines(i).length);
+    const exited = new Promise((resolve) => cluster.nodes[leaderIndex]!.process.once("exit", resolve));
+    cluster.nodes[leaderIndex]!.process.kill("SIGKILL");
+    await exited;
+    const live = [0, 1, 2].filter((i) => i !== leaderIndex);
+    const next = await pollUntil("a new leader", 30_000, async () => {
+      const leaders = await Promise.all(live.map(async (i) => (await getJson(`${rests[i]}/v1/status`))["leader"]));
+      const i = cluster.nodes.findIndex((n) => n.address === leaders[0]);
+      return leaders.every((l) => l === leaders[0]) && live.includes(i) ? i : undefined;
+    });
+    // Its watcher starts past the deposit's block. Its own cursor file, if it has one, is older:
+    // it last led before this deposit, so only the shared cursor can put it there.
+    const started = await pollUntil("the new leader's watcher start", 30_000, async () => {
+      const lines = startLines(next);
+      // A start logged after the kill (a node that led before has older lines).
+      return lines.length > startsBefore[next]! ? Number((JSON.parse(lines.at(-1)!) as { nextBlock: number }).nextBlock) : undefined;
+    });
+    assert.ok(started > depositBlock, `the new leader's watcher started at block ${started}, past the deposit's block ${depositBlock}`);
+    // And it still credits new deposits (once).
+    await (await connectAs(chain.bridge, user).deposit({ value: 700n })).wait();
+    for (const i of live) {
+      await pollUntil(`the later deposit on ${rests[i]}`, 30_000, async () => ((await nativeBalance(rests[i]!, user.address)) === "5700" ? true : undefined));
+    }
+    await cluster.restart(leaderIndex);
   });
 });

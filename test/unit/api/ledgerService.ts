@@ -138,7 +138,7 @@ export class LedgerService implements NodeService {
   }
 
   stateView(): StateView {
-    return { stateHash: stateHash(this.state), appliedIndex: 0 };
+    return { stateHash: stateHash(this.state), appliedIndex: 0, depositCursor: 0 };
   }
 
   stateHash(): Hash {
