@@ -27,6 +27,8 @@ export interface DevnetNodesOptions {
   /** REST ports (default: free ones). */
   readonly restPorts?: readonly number[];
   readonly host?: string;
+  /** One listen address per node (REST and transport), overriding `host`: e.g. 127.0.0.2-4 to run as if on separate hosts. */
+  readonly hosts?: readonly string[];
   readonly log?: (line: string) => void;
   /** Epoch sealing (node config `epoch`; default: every 30 s or 10,000 messages). */
   readonly epoch?: { readonly intervalMs?: number; readonly maxMessages?: number };
@@ -86,20 +88,21 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
   mkdirSync(options.dir, { recursive: true });
   const identities = Array.from({ length: n }, () => generateIdentity());
   const mokkaKeys = identities.map(() => randomBytes(32).toString("hex"));
-  const restPorts = options.restPorts ?? (await Promise.all(identities.map(() => freePort(host))));
-  const transportPorts = await Promise.all(identities.map(() => freePort(host)));
+  const hostOf = (i: number): string => options.hosts?.[i] ?? host;
+  const restPorts = options.restPorts ?? (await Promise.all(identities.map((_, i) => freePort(hostOf(i)))));
+  const transportPorts = await Promise.all(identities.map((_, i) => freePort(hostOf(i))));
   const members = identities.map((identity, i) => ({
     id: identity.id,
-    host,
+    host: hostOf(i),
     port: transportPorts[i]!,
     mokkaPublicKey: mokkaPublicKeyOf(mokkaKeys[i]!),
-    rest: `http://${host}:${restPorts[i]}`,
+    rest: `http://${hostOf(i)}:${restPorts[i]}`,
     address: new Wallet(options.validatorKeys[i]!).address,
   }));
   const configPaths = identities.map((identity, i) => {
     const path = join(options.dir, `node${i + 1}.json`);
     const config = {
-      host,
+      host: hostOf(i),
       restPort: restPorts[i],
       dataDir: join(options.dir, `node${i + 1}`),
       clusterId: `delta-devnet-${options.bridge.toLowerCase()}`,
