@@ -14,6 +14,8 @@ export {
 } from "./replicatedLog.ts";
 /** Ed25519 transport identities: generate, load from hex/PEM, export. */
 export { generateIdentity, loadIdentity, exportIdentitySeedHex, exportIdentityPem, isNodeId, type NodeIdentity } from "./identity.ts";
+/** Ed25519 signing with a transport identity (the node signs its forwarded writes with it). */
+export { signMessage, verifySignature, publicKeyFromId } from "./identity.ts";
 /** The authenticated TCP transport between members. */
 export { TcpTransport, type TcpTransportOptions, type TransportStats, type PeerAddress } from "./tcpTransport.ts";
 /** The pure log core (etcd/raft style) and its messages, for tests and tools. */
