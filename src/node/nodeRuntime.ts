@@ -115,6 +115,9 @@ function errorOf(json: unknown, status: number): BatchItemResult {
   return errorItem("INTERNAL", `leader answered ${status}`);
 }
 
+/** A follower gathers transfers to forward for this long, then sends them as one batch. */
+const FORWARD_COALESCE_MS = 2;
+
 /** A forwarded write signed longer ago than this (or this far in the future) is checked in full. */
 const FORWARD_WINDOW_MS = 60_000;
 
@@ -146,6 +149,9 @@ export class NodeRuntime implements NodeService {
   #pool!: RecoveryPool;
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
+  /** Follower: transfers waiting FORWARD_COALESCE_MS to go to the leader together. */
+  #toForward: PendingMessage[] = [];
+  #forwardTimer: NodeJS.Timeout | undefined;
   #cutting = false;
   /** An automatic seal is in flight. */
   #sealing = false;
@@ -251,6 +257,7 @@ export class NodeRuntime implements NodeService {
     }
     this.#stopped = true;
     if (this.#blockTimer !== undefined) clearInterval(this.#blockTimer);
+    if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
     this.#settler.stop();
     await this.#watcher?.stop();
     this.#unrouted.clear();
@@ -497,11 +504,27 @@ export class NodeRuntime implements NodeService {
       for (const e of entries) this.#unrouted.add(e);
       return;
     }
-    const transfers: PendingMessage[] = [];
     for (const e of entries) {
       e.relayed = !e.resent;
       if (e.accepted.kind === "withdrawal") void this.#forwardWithdrawal(leader, e, e.accepted.signed);
-      else transfers.push(e);
+      else this.#toForward.push(e);
+    }
+    // Transfers go out together: many single POSTs arriving within FORWARD_COALESCE_MS make one
+    // batch to the leader (one HTTP request, one forward signature) instead of one each.
+    if (this.#toForward.length >= TRANSFER_BATCH_MAX) this.#flushForwards();
+    else if (this.#toForward.length > 0 && this.#forwardTimer === undefined) this.#forwardTimer = setTimeout(() => this.#flushForwards(), FORWARD_COALESCE_MS);
+  }
+
+  #flushForwards(): void {
+    if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
+    this.#forwardTimer = undefined;
+    const transfers = this.#toForward.filter((e) => this.#pending.isPending(e));
+    this.#toForward = [];
+    if (transfers.length === 0) return;
+    const leader = this.#leaderMember();
+    if (leader === undefined || leader.id === this.#self.id) {
+      this.#requeue(transfers);
+      return;
     }
     for (let i = 0; i < transfers.length; i += TRANSFER_BATCH_MAX) void this.#forwardTransfers(leader, transfers.slice(i, i + TRANSFER_BATCH_MAX));
   }
