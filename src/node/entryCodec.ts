@@ -33,8 +33,20 @@ export interface DepositCursorEntry {
   readonly nextBlock: number;
 }
 
+/**
+ * Not a ledger entry: the chunk size of a sealed epoch's settlement, fixed by the leader before any
+ * signature is asked for. Every node signs that epoch's chunks at this size only, so no two
+ * different chunkings of one epoch ever carry validator signatures (mixing chunks of two of them
+ * could pass the bridge's per-chunk checks and move value between accounts).
+ */
+export interface SettlementPlanEntry {
+  readonly type: "settlementPlan";
+  readonly epoch: bigint;
+  readonly maxItems: number;
+}
+
 /** Anything the node puts in the replicated log. */
-export type NodeEntry = LedgerEntry | SignaturesEntry | DepositCursorEntry;
+export type NodeEntry = LedgerEntry | SignaturesEntry | DepositCursorEntry | SettlementPlanEntry;
 
 const uint = z.string().regex(/^(0|[1-9][0-9]{0,77})$/).transform((s) => BigInt(s));
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((s) => s as Address); // shape checked; the ledger normalises case
@@ -53,6 +65,7 @@ const entrySchema = z.discriminatedUnion("type", [
     chunks: z.array(z.array(z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex)).max(16)).min(1).max(100_000),
   }),
   z.strictObject({ type: z.literal("depositCursor"), nextBlock: z.int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  z.strictObject({ type: z.literal("settlementPlan"), epoch: uint, maxItems: z.int().min(2).max(10_000) }),
 ]);
 
 function messageToJson(m: LedgerMessage): Record<string, string> {
@@ -83,6 +96,9 @@ export function encodeEntry(entry: NodeEntry): Uint8Array {
     case "depositCursor":
       json = { type: "depositCursor", nextBlock: entry.nextBlock };
       break;
+    case "settlementPlan":
+      json = { type: "settlementPlan", epoch: entry.epoch.toString(), maxItems: entry.maxItems };
+      break;
   }
   return new TextEncoder().encode(JSON.stringify(json));
 }
@@ -93,7 +109,7 @@ export function decodeEntry(data: Uint8Array): NodeEntry | undefined {
     const r = entrySchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
     if (!r.success) return undefined;
     // The schema's output has exactly the LedgerEntry shapes (bigints, 0x strings).
-    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry | SignaturesEntry | DepositCursorEntry;
+    return r.data as BlockEntry | DepositEntry | SealEntry | SettledEntry | SignaturesEntry | DepositCursorEntry | SettlementPlanEntry;
   } catch {
     return undefined;
   }

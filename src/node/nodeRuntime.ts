@@ -276,7 +276,7 @@ export class NodeRuntime implements NodeService {
       this.#log.error({ index }, "committed entry does not decode; skipped on every node alike");
       return;
     }
-    if (entry.type === "signatures") {
+    if (entry.type === "signatures" || entry.type === "settlementPlan") {
       this.#settler.apply(entry);
       return;
     }

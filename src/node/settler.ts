@@ -2,9 +2,11 @@
 /**
  * Settlement: a sealed epoch out to DeltaBridge (docs/settlement.md).
  *
- * 1. Sign. Every node builds the sealed epoch's chunks from its own ledger (the pure builder of
- *    src/ledger, with the chunk size the leader names) and signs each chunk's EIP-712 digest with
- *    its validator key. A node never signs data it did not compute itself.
+ * 1. Plan and sign. The leader first commits the epoch's chunk size ("settlementPlan" entry; the
+ *    first one for an epoch is final). Every node builds the sealed epoch's chunks from its own
+ *    ledger at that size (the pure builder of src/ledger) and signs each chunk's EIP-712 digest
+ *    with its validator key, at that size only: two different chunkings of one epoch never both
+ *    carry signatures. A node never signs data it did not compute itself.
  * 2. Gather. The leader asks the other members for their signatures over the authenticated
  *    transport (the replicated log's application messages), checks each against its own digests
  *    and the sender's validator address, and once it holds `threshold()` of them appends a
@@ -26,7 +28,7 @@ import type { ConsensusLogger } from "../consensus/index.ts";
 import { buildSettlementChunks, getEpochHeads, getEpochSummary, type LedgerState } from "../ledger/index.ts";
 import { hashSettlement, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
-import type { NodeEntry, SignaturesEntry } from "./entryCodec.ts";
+import type { NodeEntry, SettlementPlanEntry, SignaturesEntry } from "./entryCodec.ts";
 
 /** Gas budgeted per chunk item (a delta to an account new to the bridge costs about 24,000). */
 const GAS_PER_ITEM = 26_000n;
@@ -36,6 +38,8 @@ const BLOCK_GAS_SHARE_PERCENT = 80n;
 const ASK_EVERY_MS = 300;
 /** Signed settlements a node keeps ready to answer the leader with (a few epochs, sizes). */
 const OWN_SIGNATURES_CACHE = 8;
+/** Most blocks per eth_getLogs call when looking for Settled events (providers cap ranges). */
+const MAX_LOG_RANGE = 5_000;
 /** Gas price of a replacement transaction, in percent of the one it replaces. */
 const REPLACEMENT_PRICE_PERCENT = 125n;
 
@@ -111,6 +115,8 @@ export class Settler {
   readonly #selfId: string;
   /** Member transport id to its validator address (lowercase), and back. */
   readonly #addressById = new Map<string, string>();
+  /** Committed "settlementPlan" entries: each epoch's chunk size (the first entry wins). */
+  readonly #plans = new Map<bigint, number>();
   /** Committed "signatures" entries, checked, by epoch. */
   readonly #signed = new Map<bigint, SignedSettlement>();
   /** This node's signatures, by `${epoch}:${maxItems}` (answers to the leader's requests). */
@@ -162,7 +168,17 @@ export class Settler {
    * count must match, every signature must recover to a distinct member, ascending. A bad entry
    * (only a faulty leader writes one) is logged and ignored; the next leader gathers again.
    */
-  apply(entry: SignaturesEntry): void {
+  apply(entry: SignaturesEntry | SettlementPlanEntry): void {
+    if (entry.type === "settlementPlan") {
+      if (this.#plans.has(entry.epoch)) return;
+      const summary = getEpochSummary(this.#host.ledger, entry.epoch);
+      if (summary === undefined || summary.status === "open") {
+        this.#host.log.error({ epoch: entry.epoch.toString() }, "settlement plan for an epoch that is not sealed; ignored");
+        return;
+      }
+      this.#plans.set(entry.epoch, entry.maxItems);
+      return;
+    }
     if (this.#signed.has(entry.epoch)) return;
     const settlements = settlementsOf(this.#host.ledger, entry.epoch, entry.maxItems);
     const problem = this.#checkSignatures(entry, settlements);
@@ -177,10 +193,17 @@ export class Settler {
 
   #checkSignatures(entry: SignaturesEntry, settlements: readonly Settlement[] | undefined): string | undefined {
     if (settlements === undefined) return "the epoch is not sealed";
+    const plan = this.#plans.get(entry.epoch);
+    if (plan !== entry.maxItems) return `chunk size ${entry.maxItems}, but the epoch's plan is ${plan ?? "missing"}`;
     if (entry.chunks.length !== settlements.length) return `${entry.chunks.length} signature sets for ${settlements.length} chunks`;
     const members = new Set(this.#addressById.values());
+    // The bridge requires more than half of its validators, which are the members: fewer can never land.
+    const quorum = Math.floor(members.size / 2) + 1;
+    let signerSet = "";
     for (let k = 0; k < settlements.length; k++) {
+      if (entry.chunks[k]!.length < quorum) return `chunk ${k}: ${entry.chunks[k]!.length} signatures, fewer than a majority of ${members.size}`;
       const digest = hashSettlement(this.#host.domain, settlements[k]!);
+      const signers: string[] = [];
       let previous = "";
       for (const signature of entry.chunks[k]!) {
         let signer: string;
@@ -192,7 +215,10 @@ export class Settler {
         if (!members.has(signer)) return `chunk ${k}: ${signer} is not a member`;
         if (signer <= previous) return `chunk ${k}: signers not strictly ascending`;
         previous = signer;
+        signers.push(signer);
       }
+      if (k === 0) signerSet = signers.join(",");
+      else if (signers.join(",") !== signerSet) return `chunk ${k}: signed by another set of members than chunk 0`;
     }
     return undefined;
   }
@@ -207,6 +233,8 @@ export class Settler {
     }
     const m = parsed.data;
     if (m.t === "sigReq") {
+      // Only the committed plan's size: never a second chunking of the same epoch.
+      if (this.#plans.get(m.epoch) !== m.maxItems) return;
       const signatures = this.#ownSignatures(m.epoch, m.maxItems);
       if (signatures !== undefined) this.#host.sendApp(from, { t: "sigs", epoch: m.epoch.toString(), maxItems: m.maxItems, signatures: [...signatures] });
       return;
@@ -303,9 +331,10 @@ export class Settler {
   }
 
   async #gather(epoch: bigint): Promise<boolean> {
+    const maxItems = this.#plans.get(epoch);
+    if (maxItems === undefined) return this.#host.commit({ type: "settlementPlan", epoch, maxItems: await this.#chunkSize() });
     let c = this.#collecting;
     if (c === undefined || c.epoch !== epoch) {
-      const maxItems = await this.#chunkSize();
       const settlements = settlementsOf(this.#host.ledger, epoch, maxItems);
       const own = this.#ownSignatures(epoch, maxItems);
       if (settlements === undefined || own === undefined) return false;
@@ -319,7 +348,10 @@ export class Settler {
       this.#collecting = c;
       this.#host.log.info({ epoch: epoch.toString(), chunks: settlements.length, maxItems }, "gathering settlement signatures");
     }
-    const threshold = await this.#read(this.#bridgeAddress, "threshold");
+    // The bridge's threshold; a majority of the members (its minimum) while the chain cannot be read,
+    // so the signed settlement is still gathered and served.
+    const majority = BigInt(Math.floor(this.#addressById.size / 2) + 1);
+    const threshold = await this.#read(this.#bridgeAddress, "threshold").catch(() => majority);
     if (BigInt(c.bySigner.size) < threshold) {
       const now = Date.now();
       if (now - c.askedAt >= ASK_EVERY_MS) {
@@ -356,14 +388,15 @@ export class Settler {
         }
       }
       if (now - f.sentAt < replaceAfterMs) return false;
-      const cap = BigInt(this.#host.config.settlement.maxGasPriceGwei) * 1_000_000_000n;
+      const cap = this.#priceCap();
       if (f.gasPrice >= cap) {
         this.#warn("settlement transaction not mined and already at settlement.maxGasPriceGwei; waiting", { epoch: signed.epoch.toString(), chunk, gasPrice: f.gasPrice.toString() });
         return false;
       }
       const raised = (f.gasPrice * REPLACEMENT_PRICE_PERCENT) / 100n + 1n;
-      f.gasPrice = raised > cap ? cap : raised;
-      const tx = await this.#send(settlement, signed.signatures[chunk]!, f.nonce, f.gasPrice);
+      const price = raised > cap ? cap : raised;
+      const tx = await this.#send(settlement, signed.signatures[chunk]!, f.nonce, price);
+      f.gasPrice = price;
       f.hashes.push(tx);
       f.sentAt = now;
       this.#host.log.warn({ epoch: signed.epoch.toString(), chunk, tx, gasPrice: f.gasPrice.toString() }, "settlement transaction not mined in time; replaced with a higher gas price");
@@ -374,13 +407,26 @@ export class Settler {
       if (this.#pace?.key !== key) this.#pace = { key, at: now + chunkDelayMs };
       if (now < this.#pace.at) return false;
     }
-    const nonce = await this.#provider.getTransactionCount(this.#submitter.address, "pending");
-    const gasPrice = (await this.#provider.getFeeData()).gasPrice ?? 1_000_000_000n;
+    // Our first unmined nonce. A transaction of ours still pending there (sent before a restart or
+    // a lost leadership, whose hash this process no longer knows) is replaced, not queued behind:
+    // a chunk behind a stuck nonce would never land.
+    const [latest, pending] = await Promise.all([
+      this.#provider.getTransactionCount(this.#submitter.address, "latest"),
+      this.#provider.getTransactionCount(this.#submitter.address, "pending"),
+    ]);
+    const nonce = latest;
+    const market = (await this.#provider.getFeeData()).gasPrice ?? 1_000_000_000n;
+    const wanted = pending > latest ? (market * 2n * REPLACEMENT_PRICE_PERCENT) / 100n : market;
+    const gasPrice = wanted > this.#priceCap() ? this.#priceCap() : wanted;
     const tx = await this.#send(settlement, signed.signatures[chunk]!, nonce, gasPrice);
     this.#inFlight = { epoch: signed.epoch, chunk, nonce, hashes: [tx], gasPrice, sentAt: now };
     this.#host.log.info({ epoch: signed.epoch.toString(), chunk, chunks: settlement.chunks, tx }, "settlement chunk sent");
     const receipt = await this.#provider.waitForTransaction(tx, 1, Math.min(replaceAfterMs, 5_000)).catch(() => null);
     return receipt !== null;
+  }
+
+  #priceCap(): bigint {
+    return BigInt(this.#host.config.settlement.maxGasPriceGwei) * 1_000_000_000n;
   }
 
   /** Sends one `settle` call; the estimate refuses a chunk the chain would revert (landed, out of order). */
@@ -394,12 +440,19 @@ export class Settler {
   /** The epoch landed: once its last chunk has the confirmations, append "settled" with the chunks' transactions. */
   async #markSettled(signed: SignedSettlement): Promise<boolean> {
     const chunks = signed.settlements.length;
-    const logs: Log[] = await this.#provider.getLogs({
-      address: this.#bridgeAddress,
-      topics: [this.#bridge.getEvent("Settled")!.topicHash, zeroPadValue(toBeHex(signed.epoch), 32)],
-      fromBlock: this.#scanFrom,
-      toBlock: "latest",
-    });
+    const head = await this.#provider.getBlockNumber();
+    const logs: Log[] = [];
+    for (let from = this.#scanFrom; from <= head; from += MAX_LOG_RANGE) {
+      const to = Math.min(head, from + MAX_LOG_RANGE - 1);
+      logs.push(
+        ...(await this.#provider.getLogs({
+          address: this.#bridgeAddress,
+          topics: [this.#bridge.getEvent("Settled")!.topicHash, zeroPadValue(toBeHex(signed.epoch), 32)],
+          fromBlock: from,
+          toBlock: to,
+        })),
+      );
+    }
     const byChunk = new Map<number, Log>();
     for (const log of logs) {
       const parsed = this.#bridge.parseLog(log);
@@ -415,10 +468,9 @@ export class Settler {
       txHashes.push(log.transactionHash as Hash);
     }
     const last = byChunk.get(chunks - 1)!;
-    const head = await this.#provider.getBlockNumber();
+    // Later scans start at this epoch's first chunk (epochs land in order).
+    this.#scanFrom = Math.max(this.#scanFrom, byChunk.get(0)!.blockNumber);
     if (head - last.blockNumber + 1 < Math.max(1, this.#host.config.chain.confirmations)) return false;
-    const ok = await this.#host.commit({ type: "settled", epoch: signed.epoch, txHashes });
-    if (ok) this.#scanFrom = Math.max(this.#scanFrom, byChunk.get(0)!.blockNumber);
-    return ok;
+    return this.#host.commit({ type: "settled", epoch: signed.epoch, txHashes });
   }
 }

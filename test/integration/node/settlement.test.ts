@@ -154,8 +154,10 @@ describe("settlement end to end (Ganache + 3 node processes)", { timeout: 240_00
     const wEth = fastSignWithdrawal(alice!.privateKey, domain, { token: NATIVE_TOKEN, amount: 10n * U, nonce: aliceNonce, deadline: DEADLINE });
     const wTok = fastSignWithdrawal(alice!.privateKey, domain, { token, amount: 4n * U, nonce: aliceNonce + 1n, deadline: DEADLINE });
     const c1 = await client.submitWithdrawal(wEth);
-    await client.submitWithdrawal(wTok);
+    const c2 = await client.submitWithdrawal(wTok);
+    // The epoch seals by age: the two may fall in consecutive epochs.
     await epochSettled(c1.epoch);
+    await epochSettled(c2.epoch);
     assert.equal((await chain.bridge.withdrawable(NATIVE_TOKEN, alice!.address)) as bigint, 10n * U);
     assert.equal((await chain.bridge.withdrawable(token, alice!.address)) as bigint, 4n * U);
     assert.equal(await moved(alice!.address, NATIVE_TOKEN), -18n * U, "the payout left her settled balance");
