@@ -234,6 +234,9 @@ function describe(error: unknown, iface: Interface): string {
 try {
   await main();
 } catch (error) {
-  process.stderr.write(`[settle] error: ${error instanceof Error ? error.message : String(error)}\n`);
+  // One line: an ethers error's short message, not its request dump.
+  const e = error as { shortMessage?: unknown } | null;
+  const message = typeof e?.shortMessage === "string" ? e.shortMessage : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`[settle] error: ${message.split("\n")[0]}\n`);
   process.exitCode = 1;
 }

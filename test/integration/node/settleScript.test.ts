@@ -103,17 +103,27 @@ describe("scripts/settle.ts through npx hardhat run (Ganache + 3 node processes)
     const before = await Promise.all([alice!, bob!, mike!].map(async (w) => (await chain.bridge.balanceOf(NATIVE_TOKEN, w.address)) as bigint));
     const t = (from: Wallet, to: Wallet, amount: bigint, nonce: bigint) =>
       fastSignTransfer(from.privateKey, domain, { to: to.address, token: NATIVE_TOKEN, amount: amount * U, nonce, deadline: DEADLINE });
-    const results = await client.submitTransfers([t(alice!, bob!, 5n, 0n), t(alice!, mike!, 5n, 1n), t(bob!, mike!, 2n, 0n), t(mike!, alice!, 2n, 0n)]);
+    // Plus one token transfer: its one-by-one cost is measured on the chain (an ERC-20 transfer).
+    await (await connectAs(chain.token, alice!).approve(chain.bridgeAddress, 10n * U)).wait();
+    await (await connectAs(chain.bridge, alice!).depositToken(chain.tokenAddress, 10n * U)).wait();
+    await pollUntil("alice's token credit", 30_000, async () => ((await client.account(alice!.address)).balances[chain.tokenAddress as `0x${string}`] === 10n * U ? true : undefined));
+    const tokenTransfer = fastSignTransfer(alice!.privateKey, domain, { to: bob!.address, token: chain.tokenAddress, amount: 3n * U, nonce: 2n, deadline: DEADLINE });
+    const results = await client.submitTransfers([t(alice!, bob!, 5n, 0n), t(alice!, mike!, 5n, 1n), t(bob!, mike!, 2n, 0n), t(mike!, alice!, 2n, 0n), tokenTransfer]);
     assert.ok(results.every((r) => "status" in r));
 
     const r = await runSettle(env);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /sealed epoch 1/);
     assert.match(r.stdout, /epoch 1 settled \(1 of 1 chunks sent by this script/);
-    assert.match(r.stdout, /transfers\s+4\n/);
-    assert.match(r.stdout, /deltas\s+3\n/);
+    assert.match(r.stdout, /transfers\s+5\n/);
+    assert.match(r.stdout, /deltas\s+5\n/);
     assert.match(r.stdout, /chunks\s+1\n/);
-    assert.match(r.stdout, /one by one\s+4 × 21,000 \(ETH\) = 84,000\n/);
+    // 4 ETH transfers at 21,000 and 1 token transfer at its measured gas (an ERC-20 transfer costs
+    // tens of thousands: more than an ETH transfer, less than 100,000).
+    const oneByOne = /one by one\s+4 × 21,000 \(ETH\) \+ 1 × ([0-9]{2},[0-9]{3}) \((0x[0-9a-fA-F]{40})\) = ([0-9,]+)\n/.exec(r.stdout);
+    assert.ok(oneByOne !== null, r.stdout);
+    assert.equal(oneByOne[2], chain.tokenAddress);
+    assert.equal(Number(oneByOne[3]!.replaceAll(",", "")), 84_000 + Number(oneByOne[1]!.replaceAll(",", "")));
     assert.match(r.stdout, /gas used\s+[1-9][0-9,]*\n/);
     assert.match(r.stdout, /saving\s+(\d+\.\d\d× less gas than one by one|none: \d+\.\d\d×)/);
 
@@ -136,6 +146,22 @@ describe("scripts/settle.ts through npx hardhat run (Ganache + 3 node processes)
     const again = await runSettle(env);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /nothing to settle: every sealed epoch is on-chain \(the last is 1\)/);
+  });
+
+  it("an epoch that nets to nothing (A pays B, B pays A back) settles as one empty chunk", async () => {
+    const [alice, bob] = chain.users.slice(0, 2).map((u) => new Wallet(u.privateKey, chain.provider));
+    const before = (await chain.bridge.lastEpoch()) as bigint;
+    const a = fastSignTransfer(alice!.privateKey, domain, { to: bob!.address, token: NATIVE_TOKEN, amount: 7n, nonce: await client.nextNonce(alice!.address), deadline: DEADLINE });
+    const b = fastSignTransfer(bob!.privateKey, domain, { to: alice!.address, token: NATIVE_TOKEN, amount: 7n, nonce: await client.nextNonce(bob!.address), deadline: DEADLINE });
+    assert.ok((await client.submitTransfers([a, b])).every((x) => "status" in x));
+    const r = await runSettle(env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /transfers\s+2\n/);
+    assert.match(r.stdout, /deltas\s+0\n/);
+    assert.match(r.stdout, /chunks\s+1\n/);
+    assert.equal((await chain.bridge.lastEpoch()) as bigint, before + 1n, "the empty chunk advanced the bridge and stored the root");
+    const view = await client.epoch(before + 1n);
+    assert.equal((await chain.bridge.transfersRoot(before + 1n)) as string, view?.root);
   });
 
   it("a wrong admin token: one clear line, exit 1, nothing sealed", async () => {
