@@ -44,6 +44,18 @@ async function loadgen(plan: unknown, dir: string, name: string): Promise<Record
   return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>; // loadgen prints one JSON line
 }
 
+/** A node's /metrics as name{labels} -> value (histogram _sum and _count lines included). */
+async function scrape(rest: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${rest}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || line.trim() === "") continue;
+    const at = line.lastIndexOf(" ");
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
 async function ganacheBaseline(rpcUrl: string, keys: readonly string[]): Promise<{ tps: number; seconds: number }> {
   const provider = new JsonRpcProvider(rpcUrl, 1337, { staticNetwork: true });
   const senders = keys.slice(0, 10).map((k) => new Wallet(k, provider));
@@ -151,7 +163,25 @@ try {
       encodeTransferRequest(signFast(domain, accountKeys[a]!, { from: accounts[a]!, to: accounts[k]!, token: NATIVE_TOKEN, amount: 1n, fee: 0n, nonce: BigInt(n), deadline })),
     );
   });
+  const metricsBefore = await Promise.all(rests.map(scrape));
   const lat = await loadgen({ mode: "single", durationMs: 5_000, periodMs: 100, nodes: rests, accounts: single }, dir, "latency");
+  // Where the time goes, from the nodes' own histograms over the latency phase (means).
+  const metricsAfter = await Promise.all(rests.map(scrape));
+  const breakdown = rests.map((rest, i) => {
+    const d = (name: string): number => (metricsAfter[i]!.get(name) ?? 0) - (metricsBefore[i]!.get(name) ?? 0);
+    const mean = (base: string, labels = ""): number | null =>
+      d(`${base}_count${labels}`) > 0 ? Number(((1000 * d(`${base}_sum${labels}`)) / d(`${base}_count${labels}`)).toFixed(2)) : null;
+    return {
+      node: rest,
+      singleMeanMs: mean("delta_submit_duration_seconds", '{route="/v1/transfers"}'),
+      forwardedBatchMeanMs: mean("delta_submit_duration_seconds", '{route="/v1/transfers/batch"}'),
+      forwardedBatches: d('delta_submit_duration_seconds_count{route="/v1/transfers/batch"}'),
+      blocks: d("delta_block_messages_count"),
+      messagesPerBlock: d("delta_block_messages_count") > 0 ? Number((d("delta_block_messages_sum") / d("delta_block_messages_count")).toFixed(1)) : null,
+      blockCommitMeanMs: mean("delta_block_commit_seconds"),
+    };
+  });
+  console.table(breakdown);
 
   const result = {
     bench: "e2e",
@@ -162,7 +192,7 @@ try {
     p95Ms: Number(Number(lat["p95Ms"]).toFixed(2)),
     p99Ms: Number(Number(lat["p99Ms"]).toFixed(2)),
     load: { ...load, accounts: loadAccounts, streams: nStreams },
-    latency: lat,
+    latency: { ...lat, breakdown },
     goals: { clusterTps: 10_000, ratio: 50, p99Ms: 50 },
     machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, totalMemGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     at: new Date().toISOString(),
