@@ -10,9 +10,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { getAddress, Wallet } from "ethers";
-import { createApi, EpochTokensViewSchema, EpochViewSchema, ErrorBodySchema } from "../../../src/api/index.ts";
+import { createApi, EpochTokensViewSchema, EpochViewSchema } from "../../../src/api/index.ts";
 import { applyEntry } from "../../../src/ledger/index.ts";
 import { type Address, type BridgeDomain, NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
+import { apiCaller } from "./httpCaller.ts";
 import { LedgerService } from "./ledgerService.ts";
 
 const DOMAIN: BridgeDomain = { name: "DeltaBridge", version: "1", chainId: 1337n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
@@ -49,31 +50,7 @@ let service: LedgerService;
 let server: Server;
 let base = "";
 
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-  readonly body: unknown;
-}
-
-async function call(method: "GET" | "POST", path: string, json?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers, ...(json === undefined ? {} : { "content-type": "application/json" }) } };
-  if (json !== undefined) init.body = JSON.stringify(json);
-  const res = await fetch(base + path, init);
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, text, body };
-}
-
-async function refused(path: string, status: number, code: string): Promise<void> {
-  const answer = await call("GET", path);
-  assert.equal(answer.status, status, answer.text);
-  assert.equal(ErrorBodySchema.strict().parse(answer.body).error.code, code, answer.text);
-}
+const { call, refused } = apiCaller(() => base);
 
 /** GET /v1/epochs/:n/tokens: 200, exactly the schema's fields, checksummed tokens strictly ascending by address. */
 async function tokensOf(n: string): Promise<unknown> {

@@ -11,8 +11,9 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { recoverAddress, Signature, TypedDataEncoder, Wallet } from "ethers";
-import { createApi, EpochViewSchema, ErrorBodySchema, SettlementViewSchema } from "../../../src/api/index.ts";
+import { createApi, EpochViewSchema, SettlementViewSchema } from "../../../src/api/index.ts";
 import { type Address, type BridgeDomain, hashSettlement, NATIVE_TOKEN, SECP256K1_N, type Settlement, TYPES } from "../../../src/protocol/index.ts";
+import { apiCaller } from "./httpCaller.ts";
 import { LedgerService, TEST_VALIDATORS } from "./ledgerService.ts";
 
 const DOMAIN: BridgeDomain = { name: "DeltaBridge", version: "1", chainId: 1337n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
@@ -39,31 +40,7 @@ let service: LedgerService;
 let server: Server;
 let base = "";
 
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-  readonly body: unknown;
-}
-
-async function call(method: "GET" | "POST", path: string, json?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers, ...(json === undefined ? {} : { "content-type": "application/json" }) } };
-  if (json !== undefined) init.body = JSON.stringify(json);
-  const res = await fetch(base + path, init);
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, text, body };
-}
-
-async function refused(path: string, status: number, code: string): Promise<void> {
-  const answer = await call("GET", path);
-  assert.equal(answer.status, status, answer.text);
-  assert.equal(ErrorBodySchema.strict().parse(answer.body).error.code, code, answer.text);
-}
+const { call, refused } = apiCaller(() => base);
 
 async function transfer(signer: Wallet, to: Wallet | Address, token: Address, amount: bigint, fee: bigint, nonce: number): Promise<void> {
   const message = {
