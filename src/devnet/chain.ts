@@ -86,6 +86,14 @@ export async function startDevnetChain(options: DevnetChainOptions = {}): Promis
       feeRecipient: account(DEVNET_ROLES.feeRecipient).address,
       users,
       close: async () => {
+        // Let Ganache finish mining what it holds (a settlement chunk can take a moment): closing
+        // its database under a running block made it throw "Database is not open" at exit.
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline) {
+          const pool = (await provider.send("txpool_content", []).catch(() => undefined)) as { pending?: Record<string, unknown> } | undefined;
+          if (pool === undefined || Object.keys(pool.pending ?? {}).length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
         provider.destroy();
         await ganache.close();
       },
