@@ -181,8 +181,18 @@ describe("settlement end to end (Ganache + 3 node processes)", { timeout: 240_00
     const bobW = fastSignWithdrawal(bob!.privateKey, domain, { token: NATIVE_TOKEN, amount: 1n * U, nonce: await client.nextNonce(bob!.address), deadline: DEADLINE });
     await epochSettled((await client.submitWithdrawal(bobW)).epoch);
     assert.equal((await chain.bridge.withdrawable(NATIVE_TOKEN, bob!.address)) as bigint, 1n * U);
+    // Mike pays Alice off-chain, committed; the operators vanish before that epoch can seal (it
+    // seals 1.5 s after its first message; the stop takes a fraction of that).
+    const lastSettled = (await chain.bridge.lastEpoch()) as bigint;
+    const mikeSettled = (await chain.bridge.balanceOf(NATIVE_TOKEN, mike!.address)) as bigint;
+    const pay = fastSignTransfer(mike!.privateKey, domain, { to: alice!.address, token: NATIVE_TOKEN, amount: 1n * U, nonce: await client.nextNonce(mike!.address), deadline: DEADLINE });
+    assert.equal((await client.submitTransfer(pay)).status, "committed");
+    const mikeOffChain = (await client.account(mike!.address)).balances[NATIVE_TOKEN];
     await devnet.cluster.stop();
+    assert.equal((await chain.bridge.lastEpoch()) as bigint, lastSettled, "the last epoch never settled");
     const mikeEth = (await chain.bridge.balanceOf(NATIVE_TOKEN, mike!.address)) as bigint;
+    assert.equal(mikeEth, mikeSettled, "Mike's settled balance ignores his unsettled payment");
+    assert.equal(mikeOffChain, mikeSettled - 1n * U, "off-chain he had paid");
 
     const bridge = connectAs(chain.bridge, new Wallet(chain.users[9]!.privateKey, chain.provider));
     await assert.rejects(bridge.freeze.staticCall(), (e: { revert?: { name?: string } }) => e.revert?.name === "EscapeDelayNotPassed");
@@ -208,6 +218,7 @@ describe("settlement end to end (Ganache + 3 node processes)", { timeout: 240_00
       }
     }
     assert.ok(mikeEth > 0n, "Mike had a settled balance to leave with");
+    // Mike left with his settled balance: the unsettled payment never reached the chain.
     // Everyone who ever deposited has left: the bridge holds nothing more of either asset.
     assert.equal(await chain.provider.getBalance(chain.bridgeAddress), 0n);
     assert.equal((await chain.token.balanceOf(chain.bridgeAddress)) as bigint, 0n);
