@@ -164,6 +164,29 @@ describe("scripts/settle.ts through npx hardhat run (Ganache + 3 node processes)
     assert.equal((await chain.bridge.transfersRoot(before + 1n)) as string, view?.root);
   });
 
+  it("two sealed epochs waiting: settled in order, the earlier first", async () => {
+    const [alice, bob] = chain.users.slice(0, 2).map((u) => new Wallet(u.privateKey, chain.provider));
+    const first = ((await chain.bridge.lastEpoch()) as bigint) + 1n;
+    const pay = async (from: Wallet, to: Wallet, amount: bigint): Promise<bigint> => {
+      const t = fastSignTransfer(from.privateKey, domain, { to: to.address, token: NATIVE_TOKEN, amount, nonce: await client.nextNonce(from.address), deadline: DEADLINE });
+      const r = await client.submitTransfer(t);
+      return r.epoch;
+    };
+    assert.equal(await pay(alice!, bob!, 11n), first);
+    assert.equal(await client.seal(TEST_ADMIN_TOKEN), first);
+    assert.equal(await pay(bob!, alice!, 4n), first + 1n);
+    // The script seals the second itself, then lands both.
+    const r = await runSettle(env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const a = r.stdout.indexOf(`epoch ${first} settled`);
+    const b = r.stdout.indexOf(`epoch ${first + 1n} settled`);
+    assert.ok(a >= 0 && b > a, r.stdout);
+    assert.equal((await chain.bridge.lastEpoch()) as bigint, first + 1n);
+    const events = await chain.bridge.queryFilter(chain.bridge.filters["Settled"]!());
+    const order = events.map((e) => (e as unknown as { args: [bigint] }).args[0]).filter((n) => n >= first);
+    assert.deepEqual(order, [first, first + 1n], "one chunk each, the earlier epoch first");
+  });
+
   it("a wrong admin token: one clear line, exit 1, nothing sealed", async () => {
     const epochBefore = (await client.status()).epoch;
     const r = await runSettle({ ...env, DELTA_ADMIN_TOKEN: "not-the-admin-token-0000" });
