@@ -72,6 +72,15 @@ const AppMessageSchema = z.discriminatedUnion("t", [
   z.strictObject({ t: z.literal("sigs"), epoch: uintString, maxItems: z.int().min(2).max(10_000), signatures: z.array(signatureHex).min(1).max(100_000) }),
 ]);
 
+/**
+ * Items per chunk: the configured size, lowered so that a chunk of deltas to accounts new to the
+ * bridge (the most expensive kind) uses at most 80% of a block's gas limit; never below 2.
+ */
+export function chunkSizeFor(configured: number, blockGasLimit: bigint): number {
+  const fits = (blockGasLimit * BLOCK_GAS_SHARE_PERCENT) / 100n / GAS_PER_ITEM;
+  return Math.max(2, Math.min(configured, Number(fits)));
+}
+
 /** The chunks of a sealed or settled epoch, or undefined while it is open or unknown. */
 export function settlementsOf(ledger: LedgerState, epoch: bigint, maxItems: number): Settlement[] | undefined {
   const summary = getEpochSummary(ledger, epoch);
@@ -321,13 +330,11 @@ export class Settler {
     return BigInt(this.#bridge.decodeFunctionResult(fn, data)[0] as bigint); // uint results decode to bigint
   }
 
-  /** Items per chunk: the configured size, lowered to fit the chain's block gas limit with a margin. */
+  /** Items per chunk for the chain as it is now (chunkSizeFor). */
   async #chunkSize(): Promise<number> {
     const configured = this.#host.config.settlement.maxItemsPerChunk;
     const block = await this.#provider.getBlock("latest");
-    if (block === null) return configured;
-    const fits = (block.gasLimit * BLOCK_GAS_SHARE_PERCENT) / 100n / GAS_PER_ITEM;
-    return Math.max(2, Math.min(configured, Number(fits)));
+    return block === null ? configured : chunkSizeFor(configured, block.gasLimit);
   }
 
   async #gather(epoch: bigint): Promise<boolean> {

@@ -12,7 +12,7 @@ import { Wallet } from "ethers";
 import { applyEntry, createLedger } from "../../../src/ledger/index.ts";
 import { parseConfig } from "../../../src/node/config.ts";
 import type { NodeEntry, SignaturesEntry } from "../../../src/node/entryCodec.ts";
-import { Settler, settlementsOf } from "../../../src/node/settler.ts";
+import { chunkSizeFor, Settler, settlementsOf } from "../../../src/node/settler.ts";
 import { hashSettlement, type BridgeDomain, type Hex } from "../../../src/protocol/index.ts";
 import { accountAt, block, deposit, FEES, transfer } from "../ledger/fixtures.ts";
 
@@ -67,6 +67,17 @@ function signaturesEntry(ledger: ReturnType<typeof createLedger>, maxItems: numb
   const chunks = settlementsOf(ledger, 1n, maxItems)!.map((s) => ordered.map((w) => w.signingKey.sign(hashSettlement(DOMAIN, s)).serialized as Hex));
   return { type: "signatures", epoch: 1n, maxItems, chunks };
 }
+
+describe("settler: chunk size against the block gas limit", () => {
+  it("keeps the configured size when it fits 80% of the block at 26,000 gas per item, lowers it otherwise", () => {
+    assert.equal(chunkSizeFor(1_000, 30_000_000n), 923); // 24M / 26,000
+    assert.equal(chunkSizeFor(500, 30_000_000n), 500);
+    assert.equal(chunkSizeFor(1_000, 6_721_975n), 206); // Ganache's old default block gas limit
+    assert.equal(chunkSizeFor(1_000, 10_000n), 2, "never below 2 (a chunk's first step adds two items)");
+    // The worst measured case (24,058 gas per delta to new accounts, bench/results/gas.json) fits.
+    for (const limit of [6_721_975n, 15_000_000n, 30_000_000n, 60_000_000n]) assert.ok(BigInt(chunkSizeFor(10_000, limit)) * 24_058n <= limit);
+  });
+});
 
 describe("settler: plan, signatures entry checks, hostile app messages", () => {
   const made: Settler[] = [];
