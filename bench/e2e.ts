@@ -21,7 +21,7 @@ import { JsonRpcProvider, Wallet, computeAddress, parseEther } from "ethers";
 import secp256k1 from "secp256k1";
 import { connectAs } from "../src/chain/index.ts";
 import { startDevnetChain } from "../src/devnet/chain.ts";
-import { startDevnetNodes } from "../src/devnet/nodes.ts";
+import { nodeOptionsFor, startDevnetNodes } from "../src/devnet/nodes.ts";
 import { encodeTransferRequest, hashTransfer, NATIVE_TOKEN, type Address, type BridgeDomain, type SignedTransfer } from "../src/protocol/index.ts";
 
 const run = promisify(execFile);
@@ -89,11 +89,7 @@ let cluster: Awaited<ReturnType<typeof startDevnetNodes>> | undefined;
 try {
   cluster = await startDevnetNodes({
     dir,
-    rpcUrl: chain.ganache.url,
-    chainId: chain.chainId,
-    bridge: chain.bridgeAddress,
-    feeRecipient: chain.feeRecipient,
-    validatorKeys: chain.validators.map((v) => v.privateKey),
+    ...nodeOptionsFor(chain),
     adminToken: randomBytes(16).toString("hex"),
     log,
     // No automatic seal while measuring: settling an epoch makes Ganache, which shares these two

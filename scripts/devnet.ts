@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { startDevnetChain } from "../src/devnet/chain.ts";
-import { startDevnetNodes } from "../src/devnet/nodes.ts";
+import { nodeOptionsFor, startDevnetNodes } from "../src/devnet/nodes.ts";
 
 const DEVNET_DIR = new URL("../.devnet/", import.meta.url);
 const DEVNET_FILE = new URL("devnet.json", DEVNET_DIR);
@@ -52,11 +52,7 @@ async function main(): Promise<void> {
   try {
     cluster = await startDevnetNodes({
       dir: new URL("nodes/", DEVNET_DIR).pathname,
-      rpcUrl: chain.ganache.url,
-      chainId: chain.chainId,
-      bridge: chain.bridgeAddress,
-      feeRecipient: chain.feeRecipient,
-      validatorKeys: chain.validators.map((v) => v.privateKey),
+      ...nodeOptionsFor(chain),
       adminToken,
       restPorts: [7001, 7002, 7003],
       log,

@@ -10,6 +10,7 @@ import { mkdirSync, openSync, closeSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { exportIdentitySeedHex, generateIdentity, mokkaPublicKeyOf } from "../consensus/index.ts";
+import type { DevnetChain } from "./chain.ts";
 import { freePort } from "./ganache.ts";
 
 const NODE_ENTRY = new URL("../node.ts", import.meta.url).pathname;
@@ -40,6 +41,17 @@ export interface DevnetNodesOptions {
     readonly replaceAfterMs?: number;
     readonly maxGasPriceGwei?: number;
     readonly chunkDelayMs?: number;
+  };
+}
+
+/** The chain half of DevnetNodesOptions for nodes that settle on `chain`, its validators as the node keys. */
+export function nodeOptionsFor(chain: DevnetChain): Pick<DevnetNodesOptions, "rpcUrl" | "chainId" | "bridge" | "feeRecipient" | "validatorKeys"> {
+  return {
+    rpcUrl: chain.ganache.url,
+    chainId: chain.chainId,
+    bridge: chain.bridgeAddress,
+    feeRecipient: chain.feeRecipient,
+    validatorKeys: chain.validators.map((v) => v.privateKey),
   };
 }
 

@@ -44,6 +44,7 @@ export { LEDGER_REJECT_CODES } from "./applyEntry.ts";
 export type {
   AccountView,
   EpochHeads,
+  EpochStatusView,
   EpochSummary,
   MessageProof,
   MessageStatus,
@@ -59,6 +60,8 @@ export { getMessage } from "./queries.ts";
 export { getEpochSummary } from "./queries.ts";
 /** The open epoch and the last sealed and settled epochs (0 for none). */
 export { getEpochHeads } from "./queries.ts";
+/** Status and message counts of an epoch without its netting: O(1). */
+export { getEpochStatus } from "./queries.ts";
 /** Per token, an epoch's applied transfers and withdrawals. */
 export { getEpochTokenCounts } from "./queries.ts";
 /** Deposited and withdrawn totals per token (wei). */

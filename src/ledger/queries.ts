@@ -135,6 +135,22 @@ export function getMessage(state: LedgerState, hash: string): MessageView | unde
   };
 }
 
+/** An epoch's status and message counts, without its netting (cheap: for checks on hot paths). */
+export interface EpochStatusView {
+  readonly status: EpochStatus;
+  readonly transfers: number;
+  readonly withdrawals: number;
+}
+
+/**
+ * Status and counts of epoch `epoch`, or undefined when it does not exist yet. Unlike
+ * getEpochSummary it does not net the open epoch's holdings, so it costs O(1).
+ */
+export function getEpochStatus(state: LedgerState, epoch: bigint): EpochStatusView | undefined {
+  const record = findEpoch(state, epoch);
+  return record === undefined ? undefined : { status: record.status, transfers: record.transfers, withdrawals: record.withdrawals };
+}
+
 /** The summary of epoch `epoch`, or undefined when it does not exist yet. */
 export function getEpochSummary(state: LedgerState, epoch: bigint): EpochSummary | undefined {
   const record = findEpoch(state, epoch);

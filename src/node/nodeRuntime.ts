@@ -40,6 +40,7 @@ import {
   createLedger,
   getAccount,
   getEpochHeads,
+  getEpochStatus,
   getEpochSummary,
   getEpochTokenCounts,
   getMessage,
@@ -204,7 +205,7 @@ export class NodeRuntime implements NodeService {
         config,
         log: logger,
         canPropose: () => this.#leading(),
-        commit: (entry) => this.#commitEntry(entry),
+        commit: (entry) => this.#commitEntries([entry]),
         sendApp: (id, data) => this.#replicated.sendApp(id, data),
       },
       self.id,
@@ -212,9 +213,9 @@ export class NodeRuntime implements NodeService {
     );
   }
 
-  /** Appends `entry` as leader; true once committed in the term it was proposed in. */
-  async #commitEntry(entry: NodeEntry): Promise<boolean> {
-    const outcome = await this.#replicated.propose([encodeEntry(entry)]);
+  /** Appends `entries` as leader; true once committed in the term they were proposed in. */
+  async #commitEntries(entries: readonly NodeEntry[]): Promise<boolean> {
+    const outcome = await this.#replicated.propose(entries.map((e) => encodeEntry(e)));
     if (!outcome.accepted) return false;
     return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).catch(() => false);
   }
@@ -355,7 +356,7 @@ export class NodeRuntime implements NodeService {
     if (w === undefined || this.#sharingCursor || w.cursor <= this.#sharedDepositCursor || now - this.#cursorSharedAtMs < CURSOR_SHARE_MS) return;
     this.#sharingCursor = true;
     this.#cursorSharedAtMs = now;
-    void this.#commitEntry({ type: "depositCursor", nextBlock: w.cursor })
+    void this.#commitEntries([{ type: "depositCursor", nextBlock: w.cursor }])
       .catch(() => false)
       .finally(() => {
         this.#sharingCursor = false;
@@ -370,7 +371,8 @@ export class NodeRuntime implements NodeService {
   #maybeSeal(now: number): void {
     if (this.#sealing || !this.#leading()) return;
     const heads = getEpochHeads(this.#ledger);
-    const open = getEpochSummary(this.#ledger, heads.openEpoch);
+    // Every tick: the status query, not the summary, which would net the open epoch each time.
+    const open = getEpochStatus(this.#ledger, heads.openEpoch);
     const messages = open === undefined ? 0 : open.transfers + open.withdrawals;
     if (messages === 0) return;
     if (this.#epochSeenAt.epoch !== heads.openEpoch) this.#epochSeenAt = { epoch: heads.openEpoch, atMs: now };
@@ -396,12 +398,8 @@ export class NodeRuntime implements NodeService {
       this.#watcher = new DepositWatcher(
         this.#config.chain,
         this.#log,
-        async (deposits) => {
-          const outcome = await this.#replicated.propose(deposits.map((d) => encodeEntry(d)));
-          if (!outcome.accepted) return false;
-          // The cursor may only pass these blocks once the credits are committed.
-          return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).catch(() => false);
-        },
+        // The cursor may only pass these blocks once the credits are committed.
+        (deposits) => this.#commitEntries(deposits),
         join(this.#config.dataDir, "deposit-cursor.json"),
         this.#sharedDepositCursor,
       );
@@ -667,7 +665,7 @@ export class NodeRuntime implements NodeService {
       return (await this.#forward("/v1/admin/seal", {}, { authorization: `Bearer ${this.#config.adminToken}` })) as { epoch: string | null }; // the leader's answer
     }
     const heads = getEpochHeads(this.#ledger);
-    const open = getEpochSummary(this.#ledger, heads.openEpoch);
+    const open = getEpochStatus(this.#ledger, heads.openEpoch);
     if (open === undefined || open.transfers + open.withdrawals === 0) return { epoch: null };
     const outcome = await this.#replicated.propose([encodeEntry({ type: "seal", epoch: heads.openEpoch })]);
     if (!outcome.accepted) throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
@@ -747,7 +745,7 @@ export class NodeRuntime implements NodeService {
   }
 
   settlement(epoch: bigint): SettlementView {
-    const summary = getEpochSummary(this.#ledger, epoch);
+    const summary = getEpochStatus(this.#ledger, epoch);
     if (summary === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
     if (summary.status === "open") throw new DeltaError("EPOCH_OPEN", `epoch ${epoch} is still open; it has no settlement until it is sealed`);
     const signed = this.#settler.signed(epoch);

@@ -21,12 +21,12 @@
  *    and every node marks the epoch settled. Epochs settle in order: only the one after the last
  *    settled epoch is worked on.
  */
-import { getAddress, Interface, JsonRpcProvider, recoverAddress, Wallet, zeroPadValue, toBeHex, type Log } from "ethers";
+import { getAddress, Interface, JsonRpcProvider, Wallet, zeroPadValue, toBeHex, type Log } from "ethers";
 import { z } from "zod";
 import { bridgeAbi, settlementTuple } from "../chain/index.ts";
 import type { ConsensusLogger } from "../consensus/index.ts";
-import { buildSettlementChunks, getEpochHeads, getEpochSummary, type LedgerState } from "../ledger/index.ts";
-import { hashSettlement, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
+import { buildSettlementChunks, getEpochHeads, getEpochStatus, getEpochSummary, type LedgerState } from "../ledger/index.ts";
+import { hashSettlement, recoverSigner, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
 import type { NodeEntry, SettlementPlanEntry, SignaturesEntry } from "./entryCodec.ts";
 
@@ -83,9 +83,9 @@ export function chunkSizeFor(configured: number, blockGasLimit: bigint): number 
 
 /** The chunks of a sealed or settled epoch, or undefined while it is open or unknown. */
 export function settlementsOf(ledger: LedgerState, epoch: bigint, maxItems: number): Settlement[] | undefined {
-  const summary = getEpochSummary(ledger, epoch);
-  if (summary === undefined || summary.status === "open") return undefined;
-  return buildSettlementChunks(summary, maxItems);
+  const status = getEpochStatus(ledger, epoch);
+  if (status === undefined || status.status === "open") return undefined;
+  return buildSettlementChunks(getEpochSummary(ledger, epoch)!, maxItems); // it exists: its status does
 }
 
 function reason(error: unknown): string {
@@ -102,6 +102,12 @@ interface Collecting {
   /** Validator address (lowercase) to its signature per chunk. */
   readonly bySigner: Map<string, readonly Hex[]>;
   askedAt: number;
+}
+
+/** This node's view of an epoch's chunks at one size: their digests and its signatures over them. */
+interface OwnSignatures {
+  readonly digests: readonly Hash[];
+  readonly signatures: readonly Hex[];
 }
 
 interface InFlight {
@@ -128,8 +134,8 @@ export class Settler {
   readonly #plans = new Map<bigint, number>();
   /** Committed "signatures" entries, checked, by epoch. */
   readonly #signed = new Map<bigint, SignedSettlement>();
-  /** This node's signatures, by `${epoch}:${maxItems}` (answers to the leader's requests). */
-  readonly #own = new Map<string, readonly Hex[]>();
+  /** This node's chunk digests and signatures, by `${epoch}:${maxItems}` (answers to the leader's requests). */
+  readonly #own = new Map<string, OwnSignatures>();
   #collecting: Collecting | undefined;
   #inFlight: InFlight | undefined;
   /** Chunk `key` may be sent from `at` on (settlement.chunkDelayMs). */
@@ -180,7 +186,7 @@ export class Settler {
   apply(entry: SignaturesEntry | SettlementPlanEntry): void {
     if (entry.type === "settlementPlan") {
       if (this.#plans.has(entry.epoch)) return;
-      const summary = getEpochSummary(this.#host.ledger, entry.epoch);
+      const summary = getEpochStatus(this.#host.ledger, entry.epoch);
       if (summary === undefined || summary.status === "open") {
         this.#host.log.error({ epoch: entry.epoch.toString() }, "settlement plan for an epoch that is not sealed; ignored");
         return;
@@ -200,6 +206,23 @@ export class Settler {
     this.#host.log.info({ epoch: entry.epoch.toString(), chunks: settlements.length, signers: entry.chunks[0]?.length ?? 0 }, "settlement signatures committed");
   }
 
+  /** More than half of the members: the bridge's least threshold (its validators are the members). */
+  #majority(): number {
+    return Math.floor(this.#addressById.size / 2) + 1;
+  }
+
+  /**
+   * The lowercase address that signed `digest`, or undefined. protocol's native recovery refuses
+   * high-s and a v other than 27/28 as the bridge does, so a kept signature is one it accepts.
+   */
+  #signerOf(digest: Hash, signature: Hex): string | undefined {
+    try {
+      return recoverSigner(digest, signature).toLowerCase();
+    } catch {
+      return undefined;
+    }
+  }
+
   #checkSignatures(entry: SignaturesEntry, settlements: readonly Settlement[] | undefined): string | undefined {
     if (settlements === undefined) return "the epoch is not sealed";
     const plan = this.#plans.get(entry.epoch);
@@ -207,7 +230,7 @@ export class Settler {
     if (entry.chunks.length !== settlements.length) return `${entry.chunks.length} signature sets for ${settlements.length} chunks`;
     const members = new Set(this.#addressById.values());
     // The bridge requires more than half of its validators, which are the members: fewer can never land.
-    const quorum = Math.floor(members.size / 2) + 1;
+    const quorum = this.#majority();
     let signerSet = "";
     for (let k = 0; k < settlements.length; k++) {
       if (entry.chunks[k]!.length < quorum) return `chunk ${k}: ${entry.chunks[k]!.length} signatures, fewer than a majority of ${members.size}`;
@@ -215,12 +238,8 @@ export class Settler {
       const signers: string[] = [];
       let previous = "";
       for (const signature of entry.chunks[k]!) {
-        let signer: string;
-        try {
-          signer = recoverAddress(digest, signature).toLowerCase();
-        } catch {
-          return `chunk ${k}: a signature does not recover`;
-        }
+        const signer = this.#signerOf(digest, signature);
+        if (signer === undefined) return `chunk ${k}: a signature does not recover (or the bridge would refuse it)`;
         if (!members.has(signer)) return `chunk ${k}: ${signer} is not a member`;
         if (signer <= previous) return `chunk ${k}: signers not strictly ascending`;
         previous = signer;
@@ -244,8 +263,8 @@ export class Settler {
     if (m.t === "sigReq") {
       // Only the committed plan's size: never a second chunking of the same epoch.
       if (this.#plans.get(m.epoch) !== m.maxItems) return;
-      const signatures = this.#ownSignatures(m.epoch, m.maxItems);
-      if (signatures !== undefined) this.#host.sendApp(from, { t: "sigs", epoch: m.epoch.toString(), maxItems: m.maxItems, signatures: [...signatures] });
+      const own = this.#ownSignatures(m.epoch, m.maxItems);
+      if (own !== undefined) this.#host.sendApp(from, { t: "sigs", epoch: m.epoch.toString(), maxItems: m.maxItems, signatures: [...own.signatures] });
       return;
     }
     const c = this.#collecting;
@@ -253,13 +272,7 @@ export class Settler {
     if (c === undefined || signer === undefined || c.epoch !== m.epoch || c.maxItems !== m.maxItems || c.bySigner.has(signer)) return;
     if (m.signatures.length !== c.digests.length) return;
     for (let k = 0; k < c.digests.length; k++) {
-      let recovered: string;
-      try {
-        recovered = recoverAddress(c.digests[k]!, m.signatures[k]!).toLowerCase();
-      } catch {
-        recovered = "";
-      }
-      if (recovered !== signer) {
+      if (this.#signerOf(c.digests[k]!, m.signatures[k]!) !== signer) {
         this.#host.log.warn({ from, epoch: m.epoch.toString(), chunk: k }, "a member's settlement signature does not match our chunk; dropped");
         return;
       }
@@ -267,17 +280,18 @@ export class Settler {
     c.bySigner.set(signer, m.signatures);
   }
 
-  /** This node's signatures over its own chunks of `epoch` (undefined while not sealed here). */
-  #ownSignatures(epoch: bigint, maxItems: number): readonly Hex[] | undefined {
+  /** This node's digests of and signatures over its own chunks of `epoch` (undefined while not sealed here). */
+  #ownSignatures(epoch: bigint, maxItems: number): OwnSignatures | undefined {
     const key = `${epoch}:${maxItems}`;
     const cached = this.#own.get(key);
     if (cached !== undefined) return cached;
     const settlements = settlementsOf(this.#host.ledger, epoch, maxItems);
     if (settlements === undefined) return undefined;
-    const signatures = settlements.map((s) => this.#validator.signingKey.sign(hashSettlement(this.#host.domain, s)).serialized as Hex);
+    const digests = settlements.map((s) => hashSettlement(this.#host.domain, s));
+    const own = { digests, signatures: digests.map((d) => this.#validator.signingKey.sign(d).serialized as Hex) };
     if (this.#own.size >= OWN_SIGNATURES_CACHE) this.#own.delete(this.#own.keys().next().value!);
-    this.#own.set(key, signatures);
-    return signatures;
+    this.#own.set(key, own);
+    return own;
   }
 
   #warn(message: string, fields: Record<string, unknown>): void {
@@ -310,7 +324,7 @@ export class Settler {
   /** One step of the leader's work on the next epoch to settle; true when another may follow at once. */
   async #step(): Promise<boolean> {
     const epoch = getEpochHeads(this.#host.ledger).lastSettledEpoch + 1n;
-    const summary = getEpochSummary(this.#host.ledger, epoch);
+    const summary = getEpochStatus(this.#host.ledger, epoch);
     if (summary === undefined || summary.status !== "sealed") return false;
     const signed = this.#signed.get(epoch);
     if (signed === undefined) return this.#gather(epoch);
@@ -342,23 +356,15 @@ export class Settler {
     if (maxItems === undefined) return this.#host.commit({ type: "settlementPlan", epoch, maxItems: await this.#chunkSize() });
     let c = this.#collecting;
     if (c === undefined || c.epoch !== epoch) {
-      const settlements = settlementsOf(this.#host.ledger, epoch, maxItems);
       const own = this.#ownSignatures(epoch, maxItems);
-      if (settlements === undefined || own === undefined) return false;
-      c = {
-        epoch,
-        maxItems,
-        digests: settlements.map((s) => hashSettlement(this.#host.domain, s)),
-        bySigner: new Map([[this.#validator.address.toLowerCase(), own]]),
-        askedAt: 0,
-      };
+      if (own === undefined) return false;
+      c = { epoch, maxItems, digests: own.digests, bySigner: new Map([[this.#validator.address.toLowerCase(), own.signatures]]), askedAt: 0 };
       this.#collecting = c;
-      this.#host.log.info({ epoch: epoch.toString(), chunks: settlements.length, maxItems }, "gathering settlement signatures");
+      this.#host.log.info({ epoch: epoch.toString(), chunks: own.digests.length, maxItems }, "gathering settlement signatures");
     }
     // The bridge's threshold; a majority of the members (its minimum) while the chain cannot be read,
     // so the signed settlement is still gathered and served.
-    const majority = BigInt(Math.floor(this.#addressById.size / 2) + 1);
-    const threshold = await this.#read(this.#bridgeAddress, "threshold").catch(() => majority);
+    const threshold = await this.#read(this.#bridgeAddress, "threshold").catch(() => BigInt(this.#majority()));
     if (BigInt(c.bySigner.size) < threshold) {
       const now = Date.now();
       if (now - c.askedAt >= ASK_EVERY_MS) {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
-import { startDevnetNodes, type DevnetNodes, type DevnetNodesOptions } from "../../../src/devnet/nodes.ts";
+import { nodeOptionsFor, startDevnetNodes, type DevnetNodes, type DevnetNodesOptions } from "../../../src/devnet/nodes.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -29,11 +29,7 @@ export async function startTestDevnet(name: string, options: Pick<DevnetNodesOpt
   try {
     cluster = await startDevnetNodes({
       dir,
-      rpcUrl: chain.ganache.url,
-      chainId: chain.chainId,
-      bridge: chain.bridgeAddress,
-      feeRecipient: chain.feeRecipient,
-      validatorKeys: chain.validators.map((v) => v.privateKey),
+      ...nodeOptionsFor(chain),
       adminToken: TEST_ADMIN_TOKEN,
       ...options,
     });

@@ -7,13 +7,12 @@
  */
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { getAddress, Wallet } from "ethers";
-import { createApi, EpochTokensViewSchema, EpochViewSchema } from "../../../src/api/index.ts";
+import { EpochTokensViewSchema, EpochViewSchema } from "../../../src/api/index.ts";
 import { applyEntry } from "../../../src/ledger/index.ts";
 import { type Address, type BridgeDomain, NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
-import { apiCaller } from "./httpCaller.ts";
+import { apiCaller, closeApi, listenApi } from "./httpCaller.ts";
 import { LedgerService } from "./ledgerService.ts";
 
 const DOMAIN: BridgeDomain = { name: "DeltaBridge", version: "1", chainId: 1337n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
@@ -94,18 +93,10 @@ before(async () => {
   service.deposit(alice.address as Address, TOKEN_B, 1_000n);
   service.deposit(bob.address as Address, NATIVE_TOKEN, 5n * ETH);
   service.deposit(carol.address as Address, TOKEN_B, 1_000n);
-  server = createApi(service, { adminToken: ADMIN_TOKEN }).listen(0, "127.0.0.1");
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`; // a TCP listener's address is an AddressInfo
+  ({ server, base } = await listenApi(service, ADMIN_TOKEN));
 });
 
-after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+after(() => closeApi(server));
 
 describe("GET /v1/epochs/:n/tokens", () => {
   test("400 INVALID_BODY for a malformed epoch number", async () => {

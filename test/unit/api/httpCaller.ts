@@ -1,7 +1,25 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /** Small HTTP helpers shared by the API tests that talk to a createApi server. */
 import assert from "node:assert/strict";
-import { ErrorBodySchema } from "../../../src/api/index.ts";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createApi, ErrorBodySchema, type NodeService } from "../../../src/api/index.ts";
+
+/** createApi over `service`, listening on a free loopback port; resolves with the server and its base URL. */
+export async function listenApi(service: NodeService, adminToken: string): Promise<{ server: Server; base: string }> {
+  const server = createApi(service, { adminToken }).listen(0, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }; // a TCP listener's address is an AddressInfo
+}
+
+/** Closes `server` and its kept-alive connections. */
+export async function closeApi(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
 
 export interface Answer {
   readonly status: number;

@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Wallet } from "ethers";
-import { createApi, FORWARD_HEADERS, type ForwardAuth } from "../../../src/api/index.ts";
+import { FORWARD_HEADERS, type ForwardAuth } from "../../../src/api/index.ts";
 import { type Address, type BridgeDomain, NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
+import { closeApi, listenApi } from "./httpCaller.ts";
 import { LedgerService } from "./ledgerService.ts";
 
 const DOMAIN: BridgeDomain = { name: "DeltaBridge", version: "1", chainId: 1337n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
@@ -35,11 +35,9 @@ before(async () => {
     seen.push(auth);
     return auth.member === MEMBER && auth.signature === GOOD_SIGNATURE;
   };
-  server = createApi(service, { adminToken: "member-forward-test-token" }).listen(0, "127.0.0.1");
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await listenApi(service, "member-forward-test-token"));
 });
-after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+after(() => closeApi(server));
 
 /** A transfer from alice signed by `signer` (alice for a good signature, bob for a bad one). */
 async function transferBody(signer: Wallet, nonce: number): Promise<Record<string, string>> {

@@ -9,6 +9,7 @@ import { beforeEach, describe, it } from "node:test";
 import {
   applyEntry,
   createLedger,
+  getEpochStatus,
   getEpochSummary,
   getEpochTokenCounts,
   parseLedgerSnapshot,
@@ -105,5 +106,28 @@ describe("getEpochTokenCounts", () => {
     const restored = restoreLedger({ feeRecipient: FEES }, parseLedgerSnapshot(JSON.parse(JSON.stringify(takeSnapshot(ledger)))));
     assert.deepEqual(getEpochTokenCounts(restored, 1n), epoch1);
     assert.deepEqual(getEpochTokenCounts(restored, 2n), [{ token: OTHER, transfers: 2, withdrawals: 0 }]);
+  });
+});
+
+describe("getEpochStatus", () => {
+  it("agrees with getEpochSummary's status and counts through open, sealed and settled; undefined when missing", () => {
+    const ledger = createLedger({ feeRecipient: FEES });
+    assert.equal(applyEntry(ledger, deposit(0n, ALICE, 100n)).status, "credited");
+    const same = (epoch: bigint): void => {
+      const s = getEpochSummary(ledger, epoch)!;
+      assert.deepEqual(getEpochStatus(ledger, epoch), { status: s.status, transfers: s.transfers, withdrawals: s.withdrawals });
+    };
+    same(1n);
+    applyEntry(ledger, block([transfer(ALICE, BOB, 5n, 0n), transfer(ALICE, MIKE, 5n, 1n), withdrawal(ALICE, 3n, 2n)]));
+    same(1n);
+    assert.deepEqual(getEpochStatus(ledger, 1n), { status: "open", transfers: 2, withdrawals: 1 });
+    assert.equal(applyEntry(ledger, { type: "seal", epoch: 1n }).status, "sealed");
+    same(1n);
+    same(2n);
+    assert.equal(applyEntry(ledger, { type: "settled", epoch: 1n, txHashes: [hashOf("tx")] }).status, "settled");
+    same(1n);
+    assert.equal(getEpochStatus(ledger, 1n)?.status, "settled");
+    assert.equal(getEpochStatus(ledger, 0n), undefined);
+    assert.equal(getEpochStatus(ledger, 3n), undefined);
   });
 });
