@@ -12,7 +12,7 @@
  *   OpenZeppelin's commutative pair hash, so proofs verify with `MerkleProof.verify` on-chain and
  *   `SimpleMerkleTree.verify` off-chain. Equality with the library is asserted by the unit tests.
  *
- * Hashing goes through keccak256Into (keccak256.ts: why not noble's keccak_256 on this path).
+ * Hashing goes through keccak256Into (protocol/keccak256.ts: why not noble's keccak_256 on this path).
  *
  * Empty epoch: the library refuses zero leaves, so the root of an epoch without applied messages is
  * chosen here as `bytes32(0)` (EMPTY_TRANSFERS_ROOT). No proof can verify against it: a proof's
@@ -20,7 +20,7 @@
  * is keccak256 of a digest, likewise never zero.
  */
 import type { Hash } from "../protocol/index.ts";
-import { keccak256Into } from "./keccak256.ts";
+import { keccak256Into } from "../protocol/index.ts";
 
 /** Root of an epoch without applied messages: bytes32(0) (see the file comment). */
 export const EMPTY_TRANSFERS_ROOT: Hash = "0x0000000000000000000000000000000000000000000000000000000000000000";

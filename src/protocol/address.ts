@@ -5,7 +5,7 @@
  * checksum claimed) or mixed case that IS the EIP-55 checksum: a mixed-case address with a wrong
  * checksum is a typo caught by its author's tooling, so it is refused rather than silently fixed.
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 as keccak_256 } from "./keccak256.ts";
 import { DeltaError } from "../errors.ts";
 import { decodeHexInto, encodeHex, isHexOfLength } from "./hex.ts";
 import type { Address } from "./types.ts";

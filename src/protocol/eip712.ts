@@ -12,7 +12,7 @@
  * is as is; an array of structs is keccak256 of its members' struct hashes concatenated; address[]
  * is keccak256 of the left-padded addresses concatenated; an empty array hashes the empty string.
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 as keccak_256 } from "./keccak256.ts";
 import { DeltaError } from "../errors.ts";
 import { writeAddress } from "./address.ts";
 import { MAX_INT256, MAX_UINT256, MAX_UINT64, MIN_INT256 } from "./decimal.ts";

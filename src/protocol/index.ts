@@ -201,3 +201,9 @@ export type { RecoveryPoolOptions } from "./recoveryPool.ts";
 export { DEFAULT_INLINE_BELOW } from "./recoveryPool.ts";
 /** Most items sent to one worker in one message. */
 export { DEFAULT_CHUNK_SIZE } from "./recoveryPool.ts";
+
+// Hashing.
+/** keccak256 into a caller's buffer (any length); the project's keccak, faster than noble's. */
+export { keccak256Into } from "./keccak256.ts";
+/** keccak256 of bytes as a new 32-byte array. */
+export { keccak256 } from "./keccak256.ts";

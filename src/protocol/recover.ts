@@ -11,7 +11,7 @@
  */
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 as keccak_256 } from "./keccak256.ts";
 import type * as Secp256k1 from "secp256k1";
 import { DeltaError, type ErrorCode } from "../errors.ts";
 import { checksumAddressBytes } from "./address.ts";

@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /**
- * keccak256 of one short input (at most 135 bytes: one sponge block), written into a caller's
- * buffer: the hash behind every Merkle leaf and node (merkleTree.ts), 2n - 1 of them per sealed
- * epoch of n messages.
+ * keccak256, written into a caller's buffer or returned: the hash behind every EIP-712 digest
+ * (eip712.ts), every address checksum (address.ts), every recovered signer (recover.ts) and every
+ * Merkle leaf and node (ledger/merkleTree.ts).
  *
- * Why not @noble/hashes' keccak_256, which the rest of the project uses: profiling the seal of a
- * 100,000-message epoch (bench/ledger.ts, `node --cpu-prof`) showed noble's `keccakP` as the
- * bulk of it; its permutation loops over a typed array with index arithmetic and ~5 µs per hash
- * on the project's machines. The permutation below is the same Keccak-f[1600] with the 50 words
- * of state held in local variables and each round written out, about 2.5 times faster. The
- * sponge is the trivial single-block case. Nothing secret is hashed here (message digests and
- * tree nodes are public), so constant time is not a concern; the only possible defect is a
- * wrong output, and Keccak-f has no data-dependent branch, so test/unit/ledger/keccak256.test.ts
- * compares it with noble's keccak_256 on random inputs of every length 0..135 plus fixed vectors,
- * and the Merkle tests compare roots with @openzeppelin/merkle-tree. Replacing the body of
- * `keccak256Into` with noble's `keccak_256` restores the library at the cost of speed.
+ * Why not @noble/hashes' keccak_256, which is the reference here: profiling showed noble's
+ * `keccakP` as the bulk of two hot paths. Sealing a 100,000-message epoch (bench/ledger.ts,
+ * `node --cpu-prof`) hashes 2n - 1 tree nodes; and under `npm run bench` the leader spent 21% of
+ * its busy time in `hashTransfer` (three permutations per Transfer digest: a 256-byte struct is
+ * two blocks, the 66-byte digest input one). noble's permutation loops over a typed array with
+ * index arithmetic, ~5 µs per permutation on the project's machines. The permutation below is
+ * the same Keccak-f[1600] with the 50 words of state held in local variables and each round
+ * written out, about 2.5 times faster. Nothing secret is hashed (digests, addresses, tree nodes
+ * are public), so constant time is not a concern; the only possible defect is a wrong output,
+ * and Keccak-f has no data-dependent branch, so test/unit/protocol/keccak256.test.ts compares it
+ * with noble's keccak_256 on every length across the first block boundaries, on random inputs and
+ * offsets, and on fixed vectors, and the EIP-712 tests compare digests with ethers and the
+ * bridge. Replacing the body of `keccak256Into` with noble's `keccak_256` restores the library at
+ * the cost of speed.
  *
  * Representation: lane i = x + 5y (64 bits, little-endian, as Keccak absorbs bytes) is held as
  * its low and high 32-bit halves; a 64-bit rotation by n < 32 is
@@ -49,22 +52,39 @@ const RATE = 136;
 const state = new Int32Array(50);
 
 /**
- * Writes keccak256 of `input[offset, offset + length)` to `out[outOffset, outOffset + 32)`.
- * Throws RangeError unless 0 <= length <= 135 and both ranges lie inside their arrays.
+ * Writes keccak256 of `input[offset, offset + length)` to `out[outOffset, outOffset + 32)`. The
+ * ranges may overlap (the input is read before the output is written). Throws RangeError unless
+ * both ranges lie inside their arrays.
  */
 export function keccak256Into(input: Uint8Array, offset: number, length: number, out: Uint8Array, outOffset: number): void {
-  if (!(Number.isInteger(length) && length >= 0 && length < RATE && offset >= 0 && offset + length <= input.length)) {
-    throw new RangeError(`keccak256Into hashes 0..${RATE - 1} bytes inside the input; got ${length} at ${offset}`);
+  if (!(Number.isInteger(length) && Number.isInteger(offset) && length >= 0 && offset >= 0 && offset + length <= input.length)) {
+    throw new RangeError(`keccak256Into: ${length} bytes at ${offset} lie outside the input`);
   }
-  if (!(outOffset >= 0 && outOffset + 32 <= out.length)) throw new RangeError("keccak256Into: output range outside the buffer");
+  if (!(Number.isInteger(outOffset) && outOffset >= 0 && outOffset + 32 <= out.length)) throw new RangeError("keccak256Into: output range outside the buffer");
   state.fill(0);
-  // Absorb: byte i goes to bits 8 * (i % 4) of word i / 4 (words are little-endian lane halves).
-  for (let i = 0; i < length; i++) state[i >> 2] = (state[i >> 2] ?? 0) ^ ((input[offset + i] ?? 0) << ((i & 3) << 3));
+  // Absorb every full block, then the last partial one (possibly empty) with the padding.
+  // Byte i of a block goes to bits 8 * (i % 4) of word i / 4 (words are little-endian lane halves).
+  let at = offset;
+  const end = offset + length;
+  while (end - at >= RATE) {
+    for (let i = 0; i < RATE; i++) state[i >> 2] = (state[i >> 2] ?? 0) ^ ((input[at + i] ?? 0) << ((i & 3) << 3));
+    keccakF1600(state);
+    at += RATE;
+  }
+  const rest = end - at;
+  for (let i = 0; i < rest; i++) state[i >> 2] = (state[i >> 2] ?? 0) ^ ((input[at + i] ?? 0) << ((i & 3) << 3));
   // Keccak padding (pad10*1 with the 0x01 domain byte of original Keccak, not SHA-3's 0x06).
-  state[length >> 2] = (state[length >> 2] ?? 0) ^ (0x01 << ((length & 3) << 3));
+  state[rest >> 2] = (state[rest >> 2] ?? 0) ^ (0x01 << ((rest & 3) << 3));
   state[(RATE - 1) >> 2] = (state[(RATE - 1) >> 2] ?? 0) ^ (0x80 << (((RATE - 1) & 3) << 3));
   keccakF1600(state);
   for (let i = 0; i < 32; i++) out[outOffset + i] = ((state[i >> 2] ?? 0) >>> ((i & 3) << 3)) & 0xff;
+}
+
+/** keccak256 of `bytes`, as a new 32-byte array (the drop-in for noble's `keccak_256`). */
+export function keccak256(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(32);
+  keccak256Into(bytes, 0, bytes.length, out, 0);
+  return out;
 }
 
 /** Keccak-f[1600] in place over 25 lanes as 50 int32 halves (see the file comment). */
