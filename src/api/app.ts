@@ -139,9 +139,6 @@ function requireAdmin(adminToken: string, log: ApiLogger) {
 // ---------------------------------------------------------------------------------------------
 // The app.
 
-/** Headers of a member's forwarded write (see isMemberForward in createApi). */
-export const FORWARD_HEADERS = { member: "x-delta-member", timestamp: "x-delta-timestamp", signature: "x-delta-signature" } as const;
-
 /**
  * The REST API of PROTOCOL.md §2 over `service`.
  * Start it with `app.listen(port, host)`. Throws DeltaError INVALID_CONFIG for an empty admin
@@ -160,10 +157,6 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     limit: maxBodyBytes,
     type: "application/json",
     strict: true,
-    // The raw bytes, for a member's forward signature (FORWARD_HEADERS); a reference, not a copy.
-    verify: (req, _res, buf) => {
-      (req as Request & { rawBody?: Buffer }).rawBody = buf;
-    },
   });
   const writeBody = [requireJson(false), json];
   const admin = requireAdmin(options.adminToken, log);
@@ -209,22 +202,6 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     return answer.body;
   };
 
-  /**
-   * A follower forwarding writes to the leader signs the body with its transport identity
-   * (docs/node.md, "Forwarding"); the leader then does not check the transfers' signatures again.
-   * Headers that do not verify are not an error: the request is simply checked like any other.
-   */
-  const isMemberForward = (req: Request): boolean => {
-    const member = req.get(FORWARD_HEADERS.member);
-    const timestamp = req.get(FORWARD_HEADERS.timestamp);
-    const signature = req.get(FORWARD_HEADERS.signature);
-    const body = (req as Request & { rawBody?: Buffer }).rawBody;
-    if (member === undefined || timestamp === undefined || signature === undefined || body === undefined) return false;
-    const ok = service.isMemberForward({ member, timestamp, signature, body });
-    if (!ok) log.warn({ member: member.slice(0, 16) }, "a forward signature did not verify; the request is checked in full");
-    return ok;
-  };
-
   app.get("/v1/domain", routeTag("/v1/domain"), (_req: Request, res: Response) => {
     res.json(service.domain());
   });
@@ -248,7 +225,7 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     const valid: SignedTransfer[] = [];
     for (const item of items) if (item.ok) valid.push(item.value);
     // PROTOCOL.md §2: invalid items are answered in place; the valid ones go to the service together.
-    const verdicts = valid.length === 0 ? [] : await service.submitTransfers(valid, { signaturesChecked: isMemberForward(req) });
+    const verdicts = valid.length === 0 ? [] : await service.submitTransfers(valid);
     if (verdicts.length !== valid.length) {
       throw new DeltaError("INTERNAL", "the service gave a different number of results than transfers", {
         details: { sent: valid.length, answered: verdicts.length },

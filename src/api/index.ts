@@ -7,8 +7,6 @@
 
 /** The express app of every route of PROTOCOL.md §2; throws DeltaError INVALID_CONFIG for an empty token or a bad body limit. */
 export { createApi } from "./app.ts";
-/** Headers a follower signs its forwarded writes with. */
-export { FORWARD_HEADERS } from "./app.ts";
 /** The default body limit: 8 MiB (PROTOCOL.md §2), in bytes. */
 export { DEFAULT_MAX_BODY_BYTES } from "./app.ts";
 /** createApi's options (admin token, logger, body limit in bytes, metrics registry) and the pino-like logger it takes. */
@@ -53,7 +51,6 @@ export type {
   DomainView,
   EpochView,
   EpochTokensView,
-  ForwardAuth,
   NodeMetrics,
   NodeService,
   ProofView,
@@ -61,6 +58,5 @@ export type {
   SettlementView,
   SettlementChunkView,
   StatusView,
-  SubmitOptions,
   TransferView,
 } from "./nodeService.ts";

@@ -142,24 +142,6 @@ export interface NodeMetrics {
   readonly mempoolSize: number;
 }
 
-/** A member's proof that it forwards a request body it already checked (docs/node.md, "Forwarding"). */
-export interface ForwardAuth {
-  /** The forwarding member's transport id (x-delta-member). */
-  readonly member: string;
-  /** Unix milliseconds when it signed (x-delta-timestamp). */
-  readonly timestamp: string;
-  /** Ed25519 signature, hex (x-delta-signature). */
-  readonly signature: string;
-  /** The request body exactly as received. */
-  readonly body: Uint8Array;
-}
-
-/** How submitTransfers treats the transfers. */
-export interface SubmitOptions {
-  /** A member forwarded them after checking their signatures: not checked again. */
-  readonly signaturesChecked?: boolean;
-}
-
 export interface NodeService {
   domain(): DomainView;
   status(): StatusView;
@@ -170,12 +152,7 @@ export interface NodeService {
    * committed and applied, or refused, in the order given. Throws NO_LEADER when no leader is
    * reachable (nothing was applied).
    */
-  submitTransfers(transfers: readonly SignedTransfer[], options?: SubmitOptions): Promise<readonly BatchItemResult[]>;
-  /**
-   * Whether `auth` proves that a cluster member forwarded this exact request body (it checked the
-   * signatures already). False for anything else; never throws.
-   */
-  isMemberForward(auth: ForwardAuth): boolean;
+  submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]>;
   /** As submitTransfers, for one withdrawal. */
   submitWithdrawal(withdrawal: SignedWithdrawal): Promise<BatchItemResult>;
   /** Undefined when the hash is unknown. */

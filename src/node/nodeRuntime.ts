@@ -5,13 +5,12 @@
  * implements the REST API's NodeService.
  *
  * A write is answered only once its block is committed (on a majority, durable) and applied,
- * with the ledger's verdict. Followers forward writes to the leader's REST API and relay its
- * answer. A node keeps every message it accepted until it sees its verdict (docs/node.md,
+ * with the ledger's verdict. Followers forward writes to the leader over the consensus transport
+ * (forwarding.ts) and relay its verdict. A node keeps every message it accepted until it sees its verdict (docs/node.md,
  * "Unconfirmed messages"): a forward that fails, a block lost to a leader change, or a mempool
  * left behind by a leader that stepped down are routed again to whoever leads next, and the
  * client waits across the change, up to ANSWER_BOUND_MS; only then it gets NO_LEADER (503: retry).
  */
-import { createHash, type KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
 import { Histogram, Registry } from "prom-client";
@@ -22,18 +21,15 @@ import type {
   DomainView,
   EpochView,
   EpochTokensView,
-  ForwardAuth,
   NodeMetrics,
   NodeService,
   ProofView,
   SettlementView,
   StateView,
   StatusView,
-  SubmitOptions,
   TransferView,
 } from "../api/index.ts";
-import { FORWARD_HEADERS } from "../api/index.ts";
-import { loadIdentity, publicKeyFromId, ReplicatedLog, signMessage, verifySignature, type ConsensusLogger, type NodeIdentity } from "../consensus/index.ts";
+import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode } from "../errors.ts";
 import {
   applyEntry,
@@ -52,10 +48,7 @@ import {
   type MessageResult,
 } from "../ledger/index.ts";
 import {
-  encodeTransferRequest,
-  encodeWithdrawalRequest,
   hashTransfer,
-  TRANSFER_BATCH_MAX,
   hashWithdrawal,
   RecoveryPool,
   type Address,
@@ -67,19 +60,20 @@ import {
 import type { Config, Member } from "./config.ts";
 import { DepositWatcher } from "./depositWatcher.ts";
 import { decodeEntry, encodeEntry, type NodeEntry } from "./entryCodec.ts";
+import { decodeForward, decodeVerdicts, encodeForward, encodeVerdicts, FORWARD_MAX_ITEMS, type Verdict } from "./forwarding.ts";
 import { Mempool } from "./mempool.ts";
-import { PendingMessages, type AcceptedMessage, type PendingMessage } from "./pendingMessages.ts";
+import { PendingMessages, type PendingMessage } from "./pendingMessages.ts";
 import { Settler } from "./settler.ts";
 
 const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
 /** How long a client waits for its message's verdict, across leader changes, before NO_LEADER. */
 const ANSWER_BOUND_MS = 30_000;
 /**
- * A forward the leader has not answered in this time is abandoned and routed again (to whoever
- * leads then). Bounds a wait on a hung or partitioned leader, and breaks a forwarding loop
- * between two nodes that each name the other as leader for a moment.
+ * A forward the leader has given no verdict on in this time is sent again (to whoever leads
+ * then): forwards are fire and forget, so one lost with a dropped connection is found this way.
+ * A leader change re-sends at once. Well above a block's commit time under load (tens of ms).
  */
-const FORWARD_TIMEOUT_MS = 10_000;
+const FORWARD_RETRY_MS = 5_000;
 /** After a forward failed, wait this long before routing again (the old leader may still be named). */
 const REROUTE_BACKOFF_MS = 100;
 /** How often pending messages are checked against their deadline. */
@@ -97,30 +91,8 @@ function errorItem(code: string, message: string): BatchItemResult {
   return { error: { code, message } };
 }
 
-/** A batch item (or single write answer) from the leader's JSON, or undefined if malformed. */
-function toBatchItem(json: unknown): BatchItemResult | undefined {
-  if (typeof json !== "object" || json === null) return undefined;
-  const o = json as Record<string, unknown>; // a JSON object, fields checked below
-  if (typeof o["error"] === "object" && o["error"] !== null) {
-    const e = o["error"] as Record<string, unknown>; // a JSON object, fields checked below
-    return typeof e["code"] === "string" ? errorItem(e["code"], typeof e["message"] === "string" ? e["message"] : e["code"]) : undefined;
-  }
-  if (o["status"] !== "committed" || typeof o["hash"] !== "string" || typeof o["index"] !== "number" || typeof o["epoch"] !== "string") return undefined;
-  return { hash: o["hash"], status: "committed", index: o["index"], epoch: o["epoch"] } satisfies CommittedView;
-}
-
-/** The leader's refusal of a whole request as one item verdict (an unknown code is INTERNAL). */
-function errorOf(json: unknown, status: number): BatchItemResult {
-  const item = toBatchItem(json);
-  if (item !== undefined && "error" in item) return isErrorCode(item.error.code) ? item : errorItem("INTERNAL", item.error.message);
-  return errorItem("INTERNAL", `leader answered ${status}`);
-}
-
-/** A follower gathers transfers to forward for this long, then sends them as one batch. */
+/** A follower gathers messages to forward for this long, then sends them as one forward. */
 const FORWARD_COALESCE_MS = 2;
-
-/** A forwarded write signed longer ago than this (or this far in the future) is checked in full. */
-const FORWARD_WINDOW_MS = 60_000;
 
 /** How often the leader shares its deposit cursor through the log (when it moved). */
 const CURSOR_SHARE_MS = 5_000;
@@ -142,17 +114,21 @@ export class NodeRuntime implements NodeService {
   #rerouteAtMs = 0;
   #expiryAtMs = 0;
   readonly #self: Member;
-  readonly #identity: NodeIdentity;
-  /** Every other member's transport public key, by id: they sign their forwarded writes. */
-  readonly #memberKeys = new Map<string, KeyObject>();
   readonly #settler: Settler;
   #replicated!: ReplicatedLog;
   #pool!: RecoveryPool;
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
-  /** Follower: transfers waiting FORWARD_COALESCE_MS to go to the leader together. */
+  /** Follower: messages waiting FORWARD_COALESCE_MS to go to the leader together. */
   #toForward: PendingMessage[] = [];
   #forwardTimer: NodeJS.Timeout | undefined;
+  /** Forwarded and not yet answered, oldest forward first (settled ones are dropped lazily). */
+  readonly #forwarded = new Set<PendingMessage>();
+  /** The leader the forwards were last checked against (a change sends them again at once). */
+  #forwardLeader: string | null = null;
+  /** Leader: verdicts owed to the members that forwarded, sent together once a block is applied. */
+  readonly #verdictsOwed = new Map<string, Verdict[]>();
+  #verdictFlush: NodeJS.Immediate | undefined;
   #cutting = false;
   /** An automatic seal is in flight. */
   #sealing = false;
@@ -178,6 +154,12 @@ export class NodeRuntime implements NodeService {
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.metricsRegistry],
   });
+  readonly #forwardSeconds = new Histogram({
+    name: "delta_forward_seconds",
+    help: "Time from forwarding a message to the leader to its verdict, per message",
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.metricsRegistry],
+  });
   /** Blocks proposed and not yet committed (or lost). */
   #blocksInFlight = 0;
   #applied = 0;
@@ -196,8 +178,6 @@ export class NodeRuntime implements NodeService {
       throw new DeltaError("INVALID_CONFIG", "validatorPrivateKey does not match this node's member address");
     }
     this.#self = self;
-    this.#identity = identity;
-    for (const m of config.members) if (m.id !== self.id) this.#memberKeys.set(m.id, publicKeyFromId(m.id));
     this.#settler = new Settler(
       {
         ledger: this.#ledger,
@@ -238,7 +218,7 @@ export class NodeRuntime implements NodeService {
       throw error;
     }
     node.#replicated.on("leader", (status: { leading: boolean; canPropose: boolean }) => node.#leadershipChanged(status.leading && status.canPropose));
-    node.#replicated.on("app", (from: string, data: unknown) => node.#settler.onAppMessage(from, data));
+    node.#replicated.on("app", (from: string, data: unknown) => node.#onAppMessage(from, data));
     node.#settler.start();
     node.#blockTimer = setInterval(() => node.#tick(), config.block.intervalMs);
     return node;
@@ -259,6 +239,7 @@ export class NodeRuntime implements NodeService {
     this.#stopped = true;
     if (this.#blockTimer !== undefined) clearInterval(this.#blockTimer);
     if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
+    if (this.#verdictFlush !== undefined) clearImmediate(this.#verdictFlush);
     this.#settler.stop();
     await this.#watcher?.stop();
     this.#unrouted.clear();
@@ -308,7 +289,7 @@ export class NodeRuntime implements NodeService {
    */
   #verdictFor(entry: PendingMessage, result: BatchItemResult): BatchItemResult {
     if (!entry.resent || !("error" in result) || !REFUSED_AS_REPEAT.has(result.error.code)) return result;
-    const m = getMessage(this.#ledger, entry.accepted.message.hash);
+    const m = getMessage(this.#ledger, entry.message.hash);
     return m === undefined ? result : { hash: m.hash, status: "committed", index: m.index, epoch: m.epoch.toString() };
   }
 
@@ -345,6 +326,7 @@ export class NodeRuntime implements NodeService {
       const expired = this.#pending.expire(now, errorItem("NO_LEADER", `no leader committed the message within ${ANSWER_BOUND_MS / 1000} s; retry`));
       if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
     }
+    this.#checkForwards(now);
     void this.#cutBlock();
     this.#maybeSeal(now);
     this.#maybeShareCursor(now);
@@ -477,7 +459,7 @@ export class NodeRuntime implements NodeService {
    * Takes verified messages into the node's keeping and routes the new ones (a hash already
    * pending here is not routed again); resolves with each one's verdict.
    */
-  #accept(messages: readonly AcceptedMessage[]): Promise<BatchItemResult>[] {
+  #accept(messages: readonly LedgerMessage[]): Promise<BatchItemResult>[] {
     const now = Date.now();
     const fresh: PendingMessage[] = [];
     const answers = messages.map((m) => {
@@ -493,7 +475,7 @@ export class NodeRuntime implements NodeService {
   #route(entries: readonly PendingMessage[]): void {
     if (entries.length === 0 || this.#stopped) return;
     if (this.#leading()) {
-      for (const e of entries) this.#mempool.add(e.accepted.message);
+      for (const e of entries) this.#mempool.add(e.message);
       if (this.#mempool.size >= this.#config.block.maxMessages) void this.#cutBlock();
       return;
     }
@@ -502,90 +484,118 @@ export class NodeRuntime implements NodeService {
       for (const e of entries) this.#unrouted.add(e);
       return;
     }
-    for (const e of entries) {
-      e.relayed = !e.resent;
-      if (e.accepted.kind === "withdrawal") void this.#forwardWithdrawal(leader, e, e.accepted.signed);
-      else this.#toForward.push(e);
-    }
-    // Transfers go out together: many single POSTs arriving within FORWARD_COALESCE_MS make one
-    // batch to the leader (one HTTP request, one forward signature) instead of one each.
-    if (this.#toForward.length >= TRANSFER_BATCH_MAX) this.#flushForwards();
-    else if (this.#toForward.length > 0 && this.#forwardTimer === undefined) this.#forwardTimer = setTimeout(() => this.#flushForwards(), FORWARD_COALESCE_MS);
+    for (const e of entries) this.#toForward.push(e);
+    // Messages go out together: many writes arriving within FORWARD_COALESCE_MS make one forward.
+    if (this.#toForward.length >= FORWARD_MAX_ITEMS) this.#flushForwards();
+    else if (this.#forwardTimer === undefined) this.#forwardTimer = setTimeout(() => this.#flushForwards(), FORWARD_COALESCE_MS);
   }
 
   #flushForwards(): void {
     if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
     this.#forwardTimer = undefined;
-    const transfers = this.#toForward.filter((e) => this.#pending.isPending(e));
+    const entries = this.#toForward.filter((e) => this.#pending.isPending(e));
     this.#toForward = [];
-    if (transfers.length === 0) return;
+    if (entries.length === 0) return;
     const leader = this.#leaderMember();
     if (leader === undefined || leader.id === this.#self.id) {
-      this.#requeue(transfers);
+      this.#requeue(entries);
       return;
     }
-    for (let i = 0; i < transfers.length; i += TRANSFER_BATCH_MAX) void this.#forwardTransfers(leader, transfers.slice(i, i + TRANSFER_BATCH_MAX));
-  }
-
-  async #forwardTransfers(leader: Member, entries: readonly PendingMessage[]): Promise<void> {
-    const transfers: unknown[] = [];
-    for (const e of entries) if (e.accepted.kind === "transfer") transfers.push(encodeTransferRequest(e.accepted.signed));
-    const answer = await this.#post(leader, "/v1/transfers/batch", { transfers });
-    if (answer === undefined) return this.#forwardFailed(entries);
-    if (!answer.ok) {
-      const refusal = errorOf(answer.json, answer.status);
-      for (const e of entries) this.#answerFromLeader(e, refusal);
-      return;
+    const now = Date.now();
+    for (const e of entries) {
+      e.relayed = !e.resent;
+      e.forwardedTo = leader.id;
+      e.forwardedAtMs = now;
+      // Re-inserted, so the set stays in forward order (#checkForwards reads the oldest first).
+      this.#forwarded.delete(e);
+      this.#forwarded.add(e);
     }
-    const results = (answer.json as { results?: unknown } | undefined)?.results; // the batch answer's envelope, checked below
-    entries.forEach((e, j) => {
-      const item = Array.isArray(results) ? toBatchItem(results[j]) : undefined;
-      this.#answerFromLeader(e, item ?? errorItem("INTERNAL", "the leader's answer is missing an item"));
-    });
-  }
-
-  async #forwardWithdrawal(leader: Member, entry: PendingMessage, w: SignedWithdrawal): Promise<void> {
-    const answer = await this.#post(leader, "/v1/withdrawals", encodeWithdrawalRequest(w));
-    if (answer === undefined) return this.#forwardFailed([entry]);
-    this.#answerFromLeader(entry, answer.ok ? (toBatchItem(answer.json) ?? errorItem("INTERNAL", "the leader's answer is malformed")) : errorOf(answer.json, answer.status));
+    for (let i = 0; i < entries.length; i += FORWARD_MAX_ITEMS) {
+      this.#replicated.sendApp(leader.id, encodeForward(entries.slice(i, i + FORWARD_MAX_ITEMS).map((e) => e.message)));
+    }
   }
 
   /**
-   * What a member signs to forward `body` to member `to` at `timestamp`: domain-separated, bound to
-   * the cluster and the receiver, over the body's sha256. See docs/node.md, "Forwarding".
+   * Forwards with no verdict: all of them again when the leader changed, else the ones older than
+   * FORWARD_RETRY_MS (a forward or its verdict lost with a connection, or a leader that hangs).
    */
-  #forwardMessage(to: string, timestamp: string, body: Uint8Array): Buffer {
-    const head = Buffer.from(`delta-forward/1\n${this.#config.clusterId}\n${to}\n${timestamp}\n`, "utf8");
-    return Buffer.concat([head, createHash("sha256").update(body).digest()]);
+  #checkForwards(now: number): void {
+    if (this.#forwarded.size === 0) return;
+    const leader = this.#replicated.status().leader;
+    const changed = leader !== this.#forwardLeader;
+    this.#forwardLeader = leader;
+    const again: PendingMessage[] = [];
+    for (const e of this.#forwarded) {
+      if (!this.#pending.isPending(e)) {
+        this.#forwarded.delete(e);
+        continue;
+      }
+      if (e.forwardedTo !== leader || now - e.forwardedAtMs >= FORWARD_RETRY_MS) {
+        this.#forwarded.delete(e);
+        again.push(e);
+      } else if (!changed) break; // the rest were forwarded later, to this same leader
+    }
+    if (again.length > 0) this.#requeue(again);
   }
 
-  isMemberForward(auth: ForwardAuth): boolean {
-    const key = this.#memberKeys.get(auth.member);
-    if (key === undefined || !/^[0-9]{1,16}$/.test(auth.timestamp) || !/^[0-9a-f]{128}$/.test(auth.signature)) return false;
-    if (Math.abs(Date.now() - Number(auth.timestamp)) > FORWARD_WINDOW_MS) return false;
-    return verifySignature(key, this.#forwardMessage(this.#self.id, auth.timestamp, auth.body), Buffer.from(auth.signature, "hex"));
+  /** The consensus transport's application messages: forwards, verdicts, settlement. */
+  #onAppMessage(from: string, data: unknown): void {
+    if (this.#stopped) return;
+    const t = typeof data === "object" && data !== null ? (data as { t?: unknown }).t : undefined;
+    if (t === "fwd") this.#onForward(from, data);
+    else if (t === "fwdv") this.#onVerdicts(from, data);
+    else this.#settler.onAppMessage(from, data);
   }
 
-  /** POSTs to the leader's API, signed as a member's forward; undefined when it cannot be reached or answers 503. */
-  async #post(leader: Member, path: string, body: unknown): Promise<{ ok: boolean; status: number; json: unknown } | undefined> {
-    try {
-      const bytes = Buffer.from(JSON.stringify(body), "utf8");
-      const timestamp = String(Date.now());
-      const response = await fetch(new URL(path, leader.rest), {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          [FORWARD_HEADERS.member]: this.#self.id,
-          [FORWARD_HEADERS.timestamp]: timestamp,
-          [FORWARD_HEADERS.signature]: signMessage(this.#identity, this.#forwardMessage(leader.id, timestamp, bytes)).toString("hex"),
-        },
-        body: bytes,
-        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
-      });
-      const json: unknown = await response.json().catch(() => undefined);
-      return response.status === 503 ? undefined : { ok: response.ok, status: response.status, json };
-    } catch {
-      return undefined; // refused, reset or timed out: the leader may or may not have the messages
+  /**
+   * Leader: messages a member accepted and forwarded. They are taken as checked (docs/node.md,
+   * "Forwarding": any member could as well lead and order what it likes) and kept like the
+   * leader's own clients' messages; each verdict goes back to the member once decided.
+   */
+  #onForward(from: string, data: unknown): void {
+    const messages = decodeForward(data);
+    if (messages === undefined) {
+      this.#log.warn({ from: from.slice(0, 16) }, "malformed forward dropped");
+      return;
+    }
+    if (this.#draining || !this.#leading()) {
+      // Not ours to order: the member routes them again (to whoever leads, after a short wait).
+      for (const m of messages) this.#owe(from, { hash: m.hash, result: errorItem("NO_LEADER", NO_LEADER_MESSAGE) });
+      return;
+    }
+    this.#accept(messages).forEach((answer, k) => {
+      const hash = messages[k]!.hash;
+      void answer.then((result) => this.#owe(from, { hash, result }));
+    });
+  }
+
+  /** Leader: queues a verdict for the member that forwarded; all owed go out together. */
+  #owe(member: string, verdict: Verdict): void {
+    let list = this.#verdictsOwed.get(member);
+    if (list === undefined) this.#verdictsOwed.set(member, (list = []));
+    list.push(verdict);
+    this.#verdictFlush ??= setImmediate(() => {
+      this.#verdictFlush = undefined;
+      for (const [to, verdicts] of this.#verdictsOwed) {
+        for (let i = 0; i < verdicts.length; i += FORWARD_MAX_ITEMS) this.#replicated.sendApp(to, encodeVerdicts(verdicts.slice(i, i + FORWARD_MAX_ITEMS)));
+      }
+      this.#verdictsOwed.clear();
+    });
+  }
+
+  /** Follower: the leader's verdicts on what we forwarded. */
+  #onVerdicts(from: string, data: unknown): void {
+    const verdicts = decodeVerdicts(data);
+    if (verdicts === undefined) {
+      this.#log.warn({ from: from.slice(0, 16) }, "malformed verdicts dropped");
+      return;
+    }
+    const now = Date.now();
+    for (const { hash, result } of verdicts) {
+      const entry = this.#pending.get(hash);
+      if (entry === undefined) continue;
+      if (entry.forwardedTo === from) this.#forwardSeconds.observe((now - entry.forwardedAtMs) / 1000);
+      this.#answerFromLeader(entry, result);
     }
   }
 
@@ -602,7 +612,7 @@ export class NodeRuntime implements NodeService {
     // Refused as a repeat of a copy our ledger has not applied yet: our own #apply will answer
     // (the leader answers after commit, so the block that decides is on its way here).
     if ("error" in verdict && entry.resent && REFUSED_AS_REPEAT.has(verdict.error.code)) return;
-    this.#pending.settle(entry.accepted.message.hash, verdict);
+    this.#pending.settle(entry.message.hash, verdict);
   }
 
   async #forward(path: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
@@ -629,18 +639,15 @@ export class NodeRuntime implements NodeService {
     return json;
   }
 
-  async submitTransfers(transfers: readonly SignedTransfer[], options: SubmitOptions = {}): Promise<readonly BatchItemResult[]> {
+  async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
     if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
     const hashes = transfers.map((t) => hashTransfer(this.#domain, t));
-    // A member that forwarded these checked their signatures already (isMemberForward).
-    const ok = options.signaturesChecked === true ? transfers.map(() => true) : await this.#verify(transfers.map((t, k) => ({ hash: hashes[k]!, signature: t.signature, signer: t.from })));
+    const ok = await this.#verify(transfers.map((t, k) => ({ hash: hashes[k]!, signature: t.signature, signer: t.from })));
     const results: (BatchItemResult | Promise<BatchItemResult>)[] = transfers.map(() => errorItem("INVALID_SIGNATURE", "the signature is not the sender's"));
     const valid: number[] = [];
     for (let k = 0; k < transfers.length; k++) if (ok[k]) valid.push(k);
     if (valid.length > 0) {
-      const answers = this.#accept(
-        valid.map((k) => ({ kind: "transfer", message: { kind: "transfer", hash: hashes[k]!, ...this.#messageFields(transfers[k]!) }, signed: transfers[k]! })),
-      );
+      const answers = this.#accept(valid.map((k) => ({ kind: "transfer", hash: hashes[k]!, ...this.#messageFields(transfers[k]!) })));
       valid.forEach((k, j) => (results[k] = answers[j]!));
     }
     return Promise.all(results);
@@ -656,7 +663,7 @@ export class NodeRuntime implements NodeService {
     const [ok] = await this.#verify([{ hash, signature: w.signature, signer: w.account }]);
     if (ok !== true) return errorItem("INVALID_SIGNATURE", "the signature is not the account's");
     const message: LedgerMessage = { kind: "withdrawal", hash, account: w.account, token: w.token, amount: w.amount, nonce: w.nonce, deadline: w.deadline };
-    const [answer] = this.#accept([{ kind: "withdrawal", message, signed: w }]);
+    const [answer] = this.#accept([message]);
     return answer!;
   }
 

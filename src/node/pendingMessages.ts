@@ -1,22 +1,16 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /**
  * The messages a node accepted (signature verified) and has not yet answered: each with its
- * waiting clients, the signed message to forward again, and the time by which it must be
- * answered (issue #6: unconfirmed messages are not lost with a leader). One entry per hash, so a
+ * waiting clients, the message to forward again, and the time by which it must be answered (issue #6: unconfirmed messages are not lost with a leader). One entry per hash, so a
  * message sent twice to the same node is routed once and both clients get the same verdict.
  * Pure data structure: time comes in as an argument; the node routes, forwards and settles.
  */
 import type { BatchItemResult } from "../api/index.ts";
 import type { LedgerMessage } from "../ledger/index.ts";
-import type { SignedTransfer, SignedWithdrawal } from "../protocol/index.ts";
-
-/** A verified message as the ledger sees it, with the signed form the leader's API takes. */
-export type AcceptedMessage =
-  | { readonly kind: "transfer"; readonly message: LedgerMessage; readonly signed: SignedTransfer }
-  | { readonly kind: "withdrawal"; readonly message: LedgerMessage; readonly signed: SignedWithdrawal };
 
 export interface PendingMessage {
-  readonly accepted: AcceptedMessage;
+  /** The verified message as the ledger sees it (hash computed here). */
+  readonly message: LedgerMessage;
   /** Wall-clock ms after which the clients are answered NO_LEADER (503: retry). */
   readonly deadlineMs: number;
   /**
@@ -26,11 +20,14 @@ export interface PendingMessage {
    */
   resent: boolean;
   /**
-   * Forwarded once and waiting for the leader's answer, which is relayed as it is (so a message
+   * Forwarded once and waiting for the leader's verdict, which is relayed as it is (so a message
    * committed before it was sent here is refused as a duplicate, as PROTOCOL.md says), even if
    * this node's own ledger applies the committed copy first.
    */
   relayed: boolean;
+  /** The member it was last forwarded to, and when (ms): with no verdict in time it goes again. */
+  forwardedTo: string | undefined;
+  forwardedAtMs: number;
   readonly waiters: ((result: BatchItemResult) => void)[];
 }
 
@@ -55,14 +52,14 @@ export class PendingMessages {
 
   /** True while `entry` is the one pending under its hash (not settled or expired since). */
   isPending(entry: PendingMessage): boolean {
-    return this.#byHash.get(entry.accepted.message.hash) === entry;
+    return this.#byHash.get(entry.message.hash) === entry;
   }
 
-  /** Registers a client waiting for `accepted`'s verdict; `boundMs` from `nowMs` if new. */
-  add(accepted: AcceptedMessage, nowMs: number, boundMs: number): AddPendingResult {
-    const hash = accepted.message.hash;
+  /** Registers a client waiting for `message`'s verdict; `boundMs` from `nowMs` if new. */
+  add(message: LedgerMessage, nowMs: number, boundMs: number): AddPendingResult {
+    const hash = message.hash;
     const existing = this.#byHash.get(hash);
-    const entry = existing ?? { accepted, deadlineMs: nowMs + boundMs, resent: false, relayed: false, waiters: [] };
+    const entry = existing ?? { message, deadlineMs: nowMs + boundMs, resent: false, relayed: false, forwardedTo: undefined, forwardedAtMs: 0, waiters: [] };
     if (existing === undefined) this.#byHash.set(hash, entry);
     const answer = new Promise<BatchItemResult>((resolve) => entry.waiters.push(resolve));
     return { entry, answer, isNew: existing === undefined };

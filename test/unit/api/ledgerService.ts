@@ -24,8 +24,6 @@ import type {
   SettlementChunkView,
   SettlementView,
   StateView,
-  ForwardAuth,
-  SubmitOptions,
   StatusView,
   TransferView,
 } from "../../../src/api/index.ts";
@@ -110,10 +108,6 @@ export class LedgerService implements NodeService {
   nowSec: bigint = NOW_SEC;
   /** When set, writes and seals throw NO_LEADER (nothing applied), as when no leader is reachable. */
   noLeader = false;
-  /** Decides member forwards (the node checks an Ed25519 signature); default: none is one. */
-  acceptForward: (auth: ForwardAuth) => boolean = () => false;
-  /** The options of the last submitTransfers call. */
-  lastSubmitOptions: SubmitOptions | undefined;
   /** When set, writes throw this (a bug in the node): the API must answer 500 without details. */
   failWith: Error | undefined;
   /** When false, settlement() of a sealed epoch throws WRONG_STATE, as while its signatures are gathered. */
@@ -191,7 +185,7 @@ export class LedgerService implements NodeService {
   }
 
   /** Checks signatures and duplicates, applies the survivors as one block, answers in order. */
-  private submit(messages: readonly { message: LedgerMessage; signer: Address; signature: `0x${string}` }[], signaturesChecked = false): BatchItemResult[] {
+  private submit(messages: readonly { message: LedgerMessage; signer: Address; signature: `0x${string}` }[]): BatchItemResult[] {
     const answers: (BatchItemResult | undefined)[] = [];
     const toApply: LedgerMessage[] = [];
     const seen = new Set<string>();
@@ -203,7 +197,7 @@ export class LedgerService implements NodeService {
         answers.push(refused(err instanceof DeltaError ? err.code : "INVALID_SIGNATURE", "signature does not verify"));
         continue;
       }
-      if (!signaturesChecked && recovered !== signer) {
+      if (recovered !== signer) {
         answers.push(refused("INVALID_SIGNATURE", `signed by ${recovered}, not by ${signer}`));
       } else if (getMessage(this.state, message.hash) !== undefined || seen.has(message.hash)) {
         answers.push(refused("DUPLICATE", "this message was already submitted"));
@@ -223,20 +217,14 @@ export class LedgerService implements NodeService {
     });
   }
 
-  isMemberForward(auth: ForwardAuth): boolean {
-    return this.acceptForward(auth);
-  }
-
-  async submitTransfers(transfers: readonly SignedTransfer[], options: SubmitOptions = {}): Promise<readonly BatchItemResult[]> {
+  async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
     this.guard();
-    this.lastSubmitOptions = options;
     return this.submit(
       transfers.map((t) => ({
         message: { kind: "transfer", hash: hashTransfer(this.options.domain, t), from: t.from, to: t.to, token: t.token, amount: t.amount, fee: t.fee, nonce: t.nonce, deadline: t.deadline },
         signer: t.from,
         signature: t.signature,
       })),
-      options.signaturesChecked === true,
     );
   }
 

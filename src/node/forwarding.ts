@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * What members say to each other about forwarded writes, on the consensus transport's application
+ * channel (ReplicatedLog.sendApp; every frame authenticated as coming from that member):
+ *
+ * - `{ t: "fwd", m: [message, ...] }`: a node hands the leader messages it accepted (schema and
+ *   signature checked, hash computed), in the block's JSON form (entryCodec.messageToJson).
+ * - `{ t: "fwdv", v: [verdict, ...] }`: the leader's verdict on each, once its block is applied:
+ *   `[hash, index, epoch]` committed, or `[hash, code, message]` refused.
+ *
+ * docs/node.md, "Forwarding", says why this replaced HTTP between nodes and why the leader takes a
+ * member's messages as checked. Pure: decoding never throws, and refuses anything but exactly
+ * these shapes (a member is authenticated, not trusted to be bug-free).
+ */
+import type { BatchItemResult } from "../api/index.ts";
+import { isErrorCode } from "../errors.ts";
+import type { LedgerMessage } from "../ledger/index.ts";
+import { messageFromJson, messageToJson } from "./entryCodec.ts";
+
+/** Most messages in one forward or verdict message (a sender splits larger sets). */
+export const FORWARD_MAX_ITEMS = 5_000;
+/** Longest refusal message relayed (longer ones are cut). */
+const MAX_REASON_CHARS = 1_000;
+
+const HASH_RE = /^0x[0-9a-f]{64}$/;
+const UINT_RE = /^(0|[1-9][0-9]{0,77})$/;
+
+export interface Verdict {
+  readonly hash: string;
+  readonly result: BatchItemResult;
+}
+
+export function encodeForward(messages: readonly LedgerMessage[]): Record<string, unknown> {
+  return { t: "fwd", m: messages.map(messageToJson) };
+}
+
+/** The messages of a forward, or undefined unless `data` is exactly one (1..FORWARD_MAX_ITEMS messages). */
+export function decodeForward(data: unknown): LedgerMessage[] | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const { t, m } = data as { t?: unknown; m?: unknown };
+  if (t !== "fwd" || !Array.isArray(m) || m.length === 0 || m.length > FORWARD_MAX_ITEMS || Object.keys(data).length !== 2) return undefined;
+  const out: LedgerMessage[] = [];
+  for (const item of m) {
+    const message = messageFromJson(item);
+    if (message === undefined) return undefined;
+    out.push(message);
+  }
+  return out;
+}
+
+export function encodeVerdicts(verdicts: readonly Verdict[]): Record<string, unknown> {
+  return {
+    t: "fwdv",
+    v: verdicts.map(({ hash, result }) => ("error" in result ? [hash, result.error.code, result.error.message] : [hash, result.index, result.epoch])),
+  };
+}
+
+/**
+ * The verdicts in `data`, or undefined unless it is exactly a verdict message. A refusal code
+ * this node does not know becomes INTERNAL (as any leader answer with an unknown code would).
+ */
+export function decodeVerdicts(data: unknown): Verdict[] | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const { t, v } = data as { t?: unknown; v?: unknown };
+  if (t !== "fwdv" || !Array.isArray(v) || v.length === 0 || v.length > FORWARD_MAX_ITEMS || Object.keys(data).length !== 2) return undefined;
+  const out: Verdict[] = [];
+  for (const item of v) {
+    if (!Array.isArray(item) || item.length !== 3) return undefined;
+    const [hash, a, b] = item as [unknown, unknown, unknown];
+    if (typeof hash !== "string" || !HASH_RE.test(hash)) return undefined;
+    if (typeof a === "number") {
+      if (!Number.isSafeInteger(a) || a < 1 || typeof b !== "string" || !UINT_RE.test(b)) return undefined;
+      out.push({ hash, result: { hash, status: "committed", index: a, epoch: b } });
+    } else if (typeof a === "string" && typeof b === "string") {
+      const message = b.slice(0, MAX_REASON_CHARS);
+      out.push({ hash, result: { error: isErrorCode(a) ? { code: a, message } : { code: "INTERNAL", message: `the leader refused with an unknown code: ${message}` } } });
+    } else return undefined;
+  }
+  return out;
+}
