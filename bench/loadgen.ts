@@ -91,6 +91,8 @@ async function runBatch(plan: BatchPlan) {
 
 async function runSingle(plan: SinglePlan) {
   const latencies: number[] = [];
+  /** [ms since start when sent, latency ms] per answered request, for the timeline. */
+  const samples: [number, number][] = [];
   const codes: Record<string, number> = {};
   const started = performance.now();
   const n = plan.accounts.length;
@@ -104,7 +106,10 @@ async function runSingle(plan: SinglePlan) {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const sent = performance.now();
         const r = await post(`${plan.nodes[a % plan.nodes.length]}/v1/transfers`, t);
-        if (r.status === 200) latencies.push(performance.now() - sent);
+        if (r.status === 200) {
+          latencies.push(performance.now() - sent);
+          samples.push([sent - started, performance.now() - sent]);
+        }
         else {
           const code = String((r.json["error"] as { code?: string } | undefined)?.code ?? r.status);
           codes[code] = (codes[code] ?? 0) + 1;
@@ -116,7 +121,16 @@ async function runSingle(plan: SinglePlan) {
   latencies.sort((x, y) => x - y);
   const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
   const seconds = (performance.now() - started) / 1000;
-  return { mode: "single", answered: latencies.length, codes, seconds, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxMs: latencies.at(-1) ?? NaN };
+  // Where in time the slow answers were: per 500 ms of sending, how many and the worst.
+  const timeline: { fromMs: number; answered: number; over50Ms: number; maxMs: number }[] = [];
+  for (const [at, ms] of samples) {
+    const slot = Math.floor(at / 500);
+    const t = (timeline[slot] ??= { fromMs: slot * 500, answered: 0, over50Ms: 0, maxMs: 0 });
+    t.answered++;
+    if (ms > 50) t.over50Ms++;
+    t.maxMs = Math.max(t.maxMs, Math.round(ms));
+  }
+  return { mode: "single", answered: latencies.length, codes, seconds, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxMs: latencies.at(-1) ?? NaN, timeline: timeline.filter(Boolean) };
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8")) as BatchPlan | SinglePlan; // written by bench/e2e.ts

@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
-import { Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type {
   AccountView,
   BatchItemResult,
@@ -178,6 +178,9 @@ export class NodeRuntime implements NodeService {
       throw new DeltaError("INVALID_CONFIG", "validatorPrivateKey does not match this node's member address");
     }
     this.#self = self;
+    // Process figures beside the node's own: GC pauses by kind and event-loop delay among them,
+    // which is where a latency tail shows first (the benchmark prints them per node).
+    collectDefaultMetrics({ register: this.metricsRegistry, eventLoopMonitoringPrecision: 10 });
     this.#settler = new Settler(
       {
         ledger: this.#ledger,
