@@ -6,7 +6,8 @@
  * - `{ t: "fwd", m: [message, ...] }`: a node hands the leader messages it accepted (schema and
  *   signature checked, hash computed), in the block's JSON form (entryCodec.messageToJson).
  * - `{ t: "fwdv", v: [verdict, ...] }`: the leader's verdict on each, once its block is applied:
- *   `[hash, index, epoch]` committed, or `[hash, code, message]` refused.
+ *   `[hash, index, epoch]` committed (index: the position in the epoch, from 0), or
+ *   `[hash, code, message]` refused.
  *
  * docs/node.md, "Forwarding", says why this replaced HTTP between nodes and why the leader takes a
  * member's messages as checked. Pure: decoding never throws, and refuses anything but exactly
@@ -69,7 +70,7 @@ export function decodeVerdicts(data: unknown): Verdict[] | undefined {
     const [hash, a, b] = item as [unknown, unknown, unknown];
     if (typeof hash !== "string" || !HASH_RE.test(hash)) return undefined;
     if (typeof a === "number") {
-      if (!Number.isSafeInteger(a) || a < 1 || typeof b !== "string" || !UINT_RE.test(b)) return undefined;
+      if (!Number.isSafeInteger(a) || a < 0 || typeof b !== "string" || !UINT_RE.test(b)) return undefined;
       out.push({ hash, result: { hash, status: "committed", index: a, epoch: b } });
     } else if (typeof a === "string" && typeof b === "string") {
       const message = b.slice(0, MAX_REASON_CHARS);
