@@ -156,6 +156,12 @@ try {
   }
   log(`    ${clusterTps.toFixed(0)} committed transfers/s (${String(load["committed"])} in ${Number(load["seconds"]).toFixed(1)} s)`);
 
+  // This process holds the phase 2 plan (hundreds of MB of pre-signed transfers). Left to V8, its
+  // collection came a few seconds into phase 3 and took the cores from the nodes: every run had
+  // one burst of slow answers there. Drop it and collect now, before measuring (package.json
+  // runs this file with --expose-gc).
+  for (const st of streams) st.rounds.length = 0;
+  (globalThis as { gc?: () => void }).gc?.();
   log("3/3 latency of single POST /v1/transfers at 1,000/s offered...");
   const single = Array.from({ length: latencyAccounts }, (_, k) => {
     const a = loadAccounts + k;
