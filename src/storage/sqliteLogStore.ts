@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /**
  * The durable log on node:sqlite (docs/storage.md). One SQLite file in WAL mode with
- * `synchronous=FULL`: a transaction is in the WAL and fsynced when its COMMIT returns, so every
- * method that writes is durable on return, and a batch of entries costs one sync.
+ * `synchronous=NORMAL`, and the store's own fdatasync of the `-wal` file after every write
+ * transaction, on libuv's thread pool: every method that writes is durable when its promise
+ * resolves, a batch of entries costs one sync, and the event loop is free while the disk syncs.
+ * (NORMAL keeps SQLite's own syncs around checkpoints, so the file is never corrupted; the sync at
+ * COMMIT, which FULL would do on the event loop, is the one done here instead.)
  *
  * Torn writes: SQLite appends a transaction to the WAL as checksummed frames and replays, after a
  * crash, only the frames up to the last intact commit frame, so a half-written transaction is
@@ -11,11 +14,12 @@
  * carries its own hash, chained to the previous entry, and `open()` verifies the whole chain,
  * dropping everything from the first bad record on, so a bad entry is never returned.
  *
- * Methods run synchronously (node:sqlite is synchronous) and return settled promises; a sync
- * blocks the event loop for its duration, which is the price of "durable on return".
+ * Reads and the SQL of writes run synchronously (node:sqlite is synchronous); only the commit
+ * sync is asynchronous. Checkpoints (SQLite's, every 1,000 WAL pages) still sync synchronously.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { closeSync, fdatasync, openSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
@@ -196,9 +200,14 @@ export class SqliteLogStore implements LogStore {
   #lastHash: string;
   /** The newest entries, contiguous, ending at lastIndex. */
   readonly #tail: TailCache;
+  /** The `-wal` file this store syncs after each write (undefined for ":memory:"), and its inode. */
+  readonly #walPath: string | undefined;
+  #walFd: number | undefined;
+  #walIno = -1;
 
-  private constructor(db: DatabaseSync, stmt: Statements, recovered: Recovered) {
+  private constructor(db: DatabaseSync, stmt: Statements, recovered: Recovered, walPath: string | undefined) {
     this.#db = db;
+    this.#walPath = walPath;
     this.#stmt = stmt;
     this.#hardState = recovered.hardState;
     this.#leaders = recovered.leaders;
@@ -234,7 +243,7 @@ export class SqliteLogStore implements LogStore {
       const stmt = prepareStatements(db);
       const tail = new TailCache(options.tailCacheEntries ?? 4096, options.tailCacheBytes ?? 64 * 1024 * 1024);
       const { recovered, report } = recover(db, tail);
-      return { store: new SqliteLogStore(db, stmt, recovered), report };
+      return { store: new SqliteLogStore(db, stmt, recovered, path === ":memory:" ? undefined : `${path}-wal`), report };
     } catch (err) {
       db.close();
       if (err instanceof DeltaError) throw err;
@@ -257,6 +266,7 @@ export class SqliteLogStore implements LogStore {
       this.#stmt.saveHardState.run(term, votedTerm, votedFor, commitIndex, checksum(term, votedTerm, votedFor, commitIndex));
     });
     this.#hardState = Object.freeze({ term, votedTerm, votedFor, commitIndex });
+    await this.#syncWal(db);
   }
 
   leaderOfTerm(term: number): string | undefined {
@@ -275,6 +285,7 @@ export class SqliteLogStore implements LogStore {
       this.#stmt.insertLeader.run(term, leader, checksum(term, leader));
     });
     this.#leaders.set(term, leader);
+    await this.#syncWal(db);
     return true;
   }
 
@@ -381,6 +392,7 @@ export class SqliteLogStore implements LogStore {
       this.#tail.push(e);
     }
     this.#lastHash = prevHash;
+    await this.#syncWal(db);
   }
 
   /** Throws INTERNAL when `index` is at or before the snapshot (compacted entries are committed). */
@@ -397,6 +409,7 @@ export class SqliteLogStore implements LogStore {
     this.#terms.truncateFrom(index);
     this.#lastHash = newLastHash;
     this.#tail.truncateFrom(index);
+    await this.#syncWal(db);
   }
 
   snapshot(): Snapshot | undefined {
@@ -453,6 +466,7 @@ export class SqliteLogStore implements LogStore {
       this.#lastHash = hash;
       this.#tail.clear();
     }
+    await this.#syncWal(db);
   }
 
   /** Closes the database (checkpointing the WAL into the main file). A second close does nothing. */
@@ -460,6 +474,51 @@ export class SqliteLogStore implements LogStore {
     const db = this.#db;
     this.#db = undefined;
     db?.close();
+    this.#closeWalFd();
+  }
+
+  #closeWalFd(): void {
+    if (this.#walFd === undefined) return;
+    try {
+      closeSync(this.#walFd);
+    } catch {
+      // Closing a read handle cannot lose data; nothing to report.
+    }
+    this.#walFd = undefined;
+  }
+
+  /**
+   * Makes the last write durable: fdatasync of the `-wal` file (which SQLite, at NORMAL, did not
+   * sync at COMMIT), off the event loop. Any descriptor of a file syncs its data on Linux; the
+   * file is reopened if SQLite replaced it. No `-wal` file means nothing is pending in one (a
+   * checkpoint moved it into the database, which SQLite syncs itself at NORMAL). A failed sync
+   * leaves the disk in an unknown state: the store closes itself, as for a failed write.
+   */
+  async #syncWal(db: DatabaseSync): Promise<void> {
+    const path = this.#walPath;
+    if (path === undefined) return;
+    try {
+      const ino = statSync(path, { throwIfNoEntry: false })?.ino;
+      if (ino === undefined) return;
+      if (this.#walFd === undefined || ino !== this.#walIno) {
+        this.#closeWalFd();
+        this.#walFd = openSync(path, "r");
+        this.#walIno = ino;
+      }
+      const fd = this.#walFd;
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
+    } catch (cause) {
+      if (this.#db === db) {
+        this.#db = undefined;
+        try {
+          db.close();
+        } catch {
+          // Already failing; the original error is the one to report.
+        }
+      }
+      this.#closeWalFd();
+      throw new DeltaError("INTERNAL", "syncing the log store failed; the store is closed, reopen it to recover", { cause });
+    }
   }
 
   #open(): DatabaseSync {
@@ -515,9 +574,9 @@ function prepareDatabase(db: DatabaseSync, path: string): void {
     if (mode === undefined || (path !== ":memory:" && textCol(mode, "journal_mode") !== "wal")) {
       throw new DeltaError("INVALID_CONFIG", "the log store's file system does not support SQLite WAL", { details: { path } });
     }
-    // FULL: in WAL mode, fsync the WAL at every commit, so a transaction is durable when COMMIT
-    // returns (NORMAL would only be crash-safe, not power-loss durable).
-    db.exec("PRAGMA synchronous = FULL");
+    // NORMAL: SQLite syncs around checkpoints (never a corrupt file) but not at COMMIT; the store
+    // syncs the WAL itself after each write, off the event loop (#syncWal), before it resolves.
+    db.exec("PRAGMA synchronous = NORMAL");
     db.exec("BEGIN EXCLUSIVE");
   } catch (cause) {
     if (isBusy(cause)) throw new DeltaError("INVALID_CONFIG", `the log store at ${path} is in use by another process`, { details: { path }, cause });
