@@ -125,12 +125,17 @@ export function answerForCode(code: ErrorCode, message: string): ErrorAnswer {
 
 /**
  * Maps anything thrown to its answer: a DeltaError by its code, a body-parser failure by its
- * type, everything else to 500 INTERNAL. `limitBytes` only words the 413 message.
+ * type, a path express cannot decode to 400, everything else to 500 INTERNAL. `limitBytes` only words the 413 message.
  */
 export function toErrorAnswer(err: unknown, limitBytes: number): ErrorAnswer {
   let delta: DeltaError | undefined;
   if (err instanceof DeltaError) delta = err;
   else if (isBodyParserError(err)) delta = fromBodyParser(err, limitBytes);
+  else if (err instanceof URIError) {
+    // express could not percent-decode a path parameter (e.g. /v1/transfers/%ZZ): the client's
+    // mistake, not ours, and not worth an error log with a stack.
+    delta = new DeltaError("INVALID_BODY", "the request path is not valid percent-encoding");
+  }
   if (delta === undefined || !isErrorCode(delta.code)) return answerForCode("INTERNAL", INTERNAL_MESSAGE);
   const answer = answerForCode(delta.code, delta.message);
   if (delta.code === "UNAUTHORIZED") return { ...answer, headers: { "WWW-Authenticate": 'Bearer realm="admin"' } };

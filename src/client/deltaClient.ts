@@ -64,8 +64,12 @@ export interface SubmitTransfersOptions {
   readonly batchSize?: number;
 }
 
-/** Default per-try timeout. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * Default per-try timeout. Above the 30 s a node keeps a client waiting for a verdict across
+ * leader changes before it answers 503 (docs/node.md), so the node's answer, not this timeout,
+ * decides; a cluster without a leader for a few seconds answers 503 at once.
+ */
+export const DEFAULT_TIMEOUT_MS = 40_000;
 
 interface Node {
   /** Base URL as given, without a trailing slash. */

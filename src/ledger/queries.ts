@@ -85,6 +85,11 @@ export interface TokenTotalsView {
   readonly withdrawn: bigint;
 }
 
+/** The account's next nonce (0 for an unknown account); `address` any case, not checked (cheap: the mempool asks per block). */
+export function getNextNonce(state: LedgerState, address: string): bigint {
+  return state.accounts.get(toKey(address))?.nonce ?? 0n;
+}
+
 /** An account's nonce and balances; an unknown account has nonce 0 and none. Throws INVALID_ADDRESS on a malformed address. */
 export function getAccount(state: LedgerState, address: string): AccountView {
   const key = toKey(address);

@@ -45,7 +45,7 @@ export const ConfigSchema = z.strictObject({
     chainId: z.int().positive(),
     bridge: addressHex,
     /** Blocks on top of a deposit's before it is credited (1 on the devnet; see docs/node.md). */
-    confirmations: z.int().min(0).default(1),
+    confirmations: z.int().min(1).max(10_000).default(1), // 1 = the block that holds the deposit, and no more
     pollMs: z.int().min(10).default(500),
     /** First block to scan for deposits (the bridge's deployment block). */
     fromBlock: z.int().min(0).default(0),

@@ -12,7 +12,7 @@
  * client waits across the change, up to ANSWER_BOUND_MS; only then it gets NO_LEADER (503: retry).
  */
 import { join } from "node:path";
-import { getAddress, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type {
   AccountView,
@@ -40,6 +40,7 @@ import {
   getEpochSummary,
   getEpochTokenCounts,
   getMessage,
+  getNextNonce,
   getMessageProof,
   stateHash,
   type LedgerEntry,
@@ -48,6 +49,7 @@ import {
   type MessageResult,
 } from "../ledger/index.ts";
 import {
+  checksumAddress,
   hashTransfer,
   hashWithdrawal,
   RecoveryPool,
@@ -68,6 +70,13 @@ import { Settler } from "./settler.ts";
 const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
 /** How long a client waits for its message's verdict, across leader changes, before NO_LEADER. */
 const ANSWER_BOUND_MS = 30_000;
+/**
+ * A write that arrives after this node has known no leader for this long is refused at once with
+ * NO_LEADER (503, retry later), before anything is accepted: a client should not wait
+ * ANSWER_BOUND_MS for a cluster that has lost its majority. Above an election's usual length
+ * (about 1-2 s here), so an ordinary leader change still keeps clients waiting, not failing.
+ */
+const NO_LEADER_FAIL_FAST_MS = 3_000;
 /**
  * A forward the leader has given no verdict on in this time is sent again (to whoever leads
  * then): forwards are fire and forget, so one lost with a dropped connection is found this way.
@@ -107,6 +116,10 @@ export class NodeRuntime implements NodeService {
   readonly #domain: BridgeDomain;
   readonly #ledger: LedgerState;
   readonly #mempool = new Mempool();
+  /** The ledger's next nonce of an account, for the mempool's gap check. */
+  readonly #ledgerNonce = (signer: string): bigint => getNextNonce(this.#ledger, signer);
+  /** Since when (ms) this node has known no leader; undefined while it knows one. */
+  #leaderlessSinceMs: number | undefined;
   /** Accepted here, not yet answered: the node's promise to its clients. */
   readonly #pending = new PendingMessages();
   /** Pending messages waiting for a leader to be routed to (no leader known, or a forward failed). */
@@ -168,7 +181,7 @@ export class NodeRuntime implements NodeService {
   private constructor(config: Config, logger: ConsensusLogger) {
     this.#config = config;
     this.#log = logger;
-    this.#domain = { name: "DeltaBridge", version: "1", chainId: BigInt(config.chain.chainId), verifyingContract: getAddress(config.chain.bridge) as Address };
+    this.#domain = { name: "DeltaBridge", version: "1", chainId: BigInt(config.chain.chainId), verifyingContract: checksumAddress(config.chain.bridge) as Address };
     this.#ledger = createLedger({ feeRecipient: config.feeRecipient as Address });
     const identity = loadIdentity(config.identitySeed);
     const self = config.members.find((m) => m.id === identity.id);
@@ -329,6 +342,8 @@ export class NodeRuntime implements NodeService {
       const expired = this.#pending.expire(now, errorItem("NO_LEADER", `no leader committed the message within ${ANSWER_BOUND_MS / 1000} s; retry`));
       if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
     }
+    if (this.#replicated.status().leader === null) this.#leaderlessSinceMs ??= now;
+    else this.#leaderlessSinceMs = undefined;
     this.#checkForwards(now);
     void this.#cutBlock();
     this.#maybeSeal(now);
@@ -396,7 +411,7 @@ export class NodeRuntime implements NodeService {
     }
     if (!leading && this.#mempool.size > 0) {
       // We will not order these: they go to the next leader, their clients keep waiting.
-      this.#requeueMessages(this.#mempool.take(Number.MAX_SAFE_INTEGER));
+      this.#requeueMessages(this.#mempool.takeAll());
     }
   }
 
@@ -409,7 +424,8 @@ export class NodeRuntime implements NodeService {
     if (this.#blocksInFlight >= MAX_BLOCKS_IN_FLIGHT) return;
     this.#cutting = true;
     try {
-      const messages = this.#mempool.take(this.#config.block.maxMessages);
+      const messages = this.#mempool.take(this.#config.block.maxMessages, Date.now(), this.#ledgerNonce);
+      if (messages.length === 0) return; // all held back for earlier nonces (mempool.ts)
       const entry: LedgerEntry = { type: "block", timestampSec: BigInt(Math.floor(Date.now() / 1000)), messages };
       const outcome = await this.#replicated.propose([encodeEntry(entry)]);
       if (!outcome.accepted) {
@@ -462,10 +478,12 @@ export class NodeRuntime implements NodeService {
    * Takes verified messages into the node's keeping and routes the new ones (a hash already
    * pending here is not routed again); resolves with each one's verdict.
    */
-  #accept(messages: readonly LedgerMessage[]): Promise<BatchItemResult>[] {
+  #accept(messages: readonly LedgerMessage[]): (BatchItemResult | Promise<BatchItemResult>)[] {
     const now = Date.now();
     const fresh: PendingMessage[] = [];
     const answers = messages.map((m) => {
+      const refusal = this.#refusedEarly(m, now);
+      if (refusal !== undefined) return refusal;
       const added = this.#pending.add(m, now, ANSWER_BOUND_MS);
       if (added.isNew) fresh.push(added.entry);
       return added.answer;
@@ -474,11 +492,40 @@ export class NodeRuntime implements NodeService {
     return answers;
   }
 
+  /**
+   * The verdict on a message that can never commit, given what this node's ledger has applied:
+   * its hash already committed (DUPLICATE, so a client retrying after a timeout learns it went
+   * through), a nonce the account has used, a deadline already past. All three only become more
+   * true as the ledger moves on, so refusing here agrees with what the ledger would say later,
+   * and such a message costs no log space however often it is replayed. Checked on every node
+   * that takes a message, the leader included (for forwards).
+   */
+  #refusedEarly(m: LedgerMessage, nowMs: number): BatchItemResult | undefined {
+    const committed = getMessage(this.#ledger, m.hash);
+    if (committed !== undefined) {
+      return errorItem("DUPLICATE", `this message is already committed (index ${committed.index} of epoch ${committed.epoch})`);
+    }
+    const next = getNextNonce(this.#ledger, m.kind === "transfer" ? m.from : m.account);
+    if (m.nonce < next) return errorItem("NONCE_REUSED", `nonce ${m.nonce} is used; the account's next nonce is ${next}`);
+    const nowSec = BigInt(Math.floor(nowMs / 1000));
+    if (m.deadline < nowSec) return errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before now (${nowSec})`);
+    return undefined;
+  }
+
+  /** Refuses a write at once when this node has known no leader for NO_LEADER_FAIL_FAST_MS. */
+  #checkLeaderKnown(): void {
+    const since = this.#leaderlessSinceMs;
+    if (since !== undefined && Date.now() - since >= NO_LEADER_FAIL_FAST_MS) {
+      throw new DeltaError("NO_LEADER", `no leader has been known for ${Math.round((Date.now() - since) / 1000)} s; retry later`);
+    }
+  }
+
   /** Leader: into the mempool. Follower: forwarded to the leader. No leader: kept for later. */
   #route(entries: readonly PendingMessage[]): void {
     if (entries.length === 0 || this.#stopped) return;
     if (this.#leading()) {
-      for (const e of entries) this.#mempool.add(e.message);
+      const now = Date.now();
+      for (const e of entries) this.#mempool.add(e.message, now);
       if (this.#mempool.size >= this.#config.block.maxMessages) void this.#cutBlock();
       return;
     }
@@ -568,7 +615,7 @@ export class NodeRuntime implements NodeService {
     }
     this.#accept(messages).forEach((answer, k) => {
       const hash = messages[k]!.hash;
-      void answer.then((result) => this.#owe(from, { hash, result }));
+      void Promise.resolve(answer).then((result) => this.#owe(from, { hash, result }));
     });
   }
 
@@ -596,8 +643,10 @@ export class NodeRuntime implements NodeService {
     const now = Date.now();
     for (const { hash, result } of verdicts) {
       const entry = this.#pending.get(hash);
-      if (entry === undefined) continue;
-      if (entry.forwardedTo === from) this.#forwardSeconds.observe((now - entry.forwardedAtMs) / 1000);
+      // Only the member we last forwarded it to speaks for it: an older leader's late verdict, or
+      // any other member's, is ignored (our own ledger answers once the block reaches us).
+      if (entry === undefined || entry.forwardedTo !== from) continue;
+      this.#forwardSeconds.observe((now - entry.forwardedAtMs) / 1000);
       this.#answerFromLeader(entry, result);
     }
   }
@@ -644,6 +693,7 @@ export class NodeRuntime implements NodeService {
 
   async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
     if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
+    this.#checkLeaderKnown();
     const hashes = transfers.map((t) => hashTransfer(this.#domain, t));
     const ok = await this.#verify(transfers.map((t, k) => ({ hash: hashes[k]!, signature: t.signature, signer: t.from })));
     const results: (BatchItemResult | Promise<BatchItemResult>)[] = transfers.map(() => errorItem("INVALID_SIGNATURE", "the signature is not the sender's"));
@@ -662,12 +712,13 @@ export class NodeRuntime implements NodeService {
 
   async submitWithdrawal(w: SignedWithdrawal): Promise<BatchItemResult> {
     if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
+    this.#checkLeaderKnown();
     const hash = hashWithdrawal(this.#domain, w);
     const [ok] = await this.#verify([{ hash, signature: w.signature, signer: w.account }]);
     if (ok !== true) return errorItem("INVALID_SIGNATURE", "the signature is not the account's");
     const message: LedgerMessage = { kind: "withdrawal", hash, account: w.account, token: w.token, amount: w.amount, nonce: w.nonce, deadline: w.deadline };
     const [answer] = this.#accept([message]);
-    return answer!;
+    return await answer!;
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {
@@ -692,7 +743,7 @@ export class NodeRuntime implements NodeService {
       version: "1",
       chainId: this.#domain.chainId.toString(),
       verifyingContract: this.#domain.verifyingContract,
-      feeRecipient: getAddress(this.#config.feeRecipient),
+      feeRecipient: checksumAddress(this.#config.feeRecipient),
     };
   }
 
@@ -701,37 +752,38 @@ export class NodeRuntime implements NodeService {
     const heads = getEpochHeads(this.#ledger);
     const leader = s.leader === null ? undefined : this.#config.members.find((m) => m.id === s.leader);
     return {
-      address: getAddress(this.#self.address),
+      address: checksumAddress(this.#self.address),
       role: s.role,
       term: s.term,
-      leader: leader === undefined ? null : getAddress(leader.address),
+      leader: leader === undefined ? null : checksumAddress(leader.address),
       commitIndex: s.commitIndex,
       appliedIndex: this.#applied,
       epoch: heads.openEpoch.toString(),
       lastSettledEpoch: heads.lastSettledEpoch.toString(),
-      peers: this.#config.members.filter((m) => m.id !== this.#self.id).map((m) => ({ address: getAddress(m.address), rest: m.rest })),
+      peers: this.#config.members.filter((m) => m.id !== this.#self.id).map((m) => ({ address: checksumAddress(m.address), rest: m.rest })),
     };
   }
 
   account(address: string): AccountView {
     const a = getAccount(this.#ledger, address);
     const balances: Record<string, string> = {};
-    for (const b of a.balances) balances[getAddress(b.token)] = b.amount.toString();
-    return { address: getAddress(a.address), nonce: a.nonce.toString(), balances };
+    for (const b of a.balances) balances[checksumAddress(b.token)] = b.amount.toString();
+    return { address: checksumAddress(a.address), nonce: a.nonce.toString(), balances };
   }
 
   transfer(hash: string): TransferView | undefined {
     const m = getMessage(this.#ledger, hash);
-    if (m === undefined || m.message.kind !== "transfer") return undefined;
+    if (m === undefined) return this.#pendingTransfer(hash);
+    if (m.message.kind !== "transfer") return undefined;
     const t = m.message;
     return {
       hash: m.hash,
       status: m.status,
       index: m.index,
       epoch: m.epoch.toString(),
-      from: getAddress(t.from),
-      to: getAddress(t.to),
-      token: getAddress(t.token),
+      from: checksumAddress(t.from),
+      to: checksumAddress(t.to),
+      token: checksumAddress(t.token),
       amount: t.amount.toString(),
       fee: t.fee.toString(),
       nonce: t.nonce.toString(),
@@ -739,7 +791,26 @@ export class NodeRuntime implements NodeService {
     };
   }
 
-  epoch(epoch?: bigint): EpochView | undefined {
+  /** A transfer this node accepted and holds until its verdict: `pending`, no index or epoch yet. */
+  #pendingTransfer(hash: string): TransferView | undefined {
+    const t = this.#pending.get(hash.toLowerCase())?.message;
+    if (t === undefined || t.kind !== "transfer") return undefined;
+    return {
+      hash: t.hash,
+      status: "pending",
+      index: null,
+      epoch: null,
+      from: checksumAddress(t.from),
+      to: checksumAddress(t.to),
+      token: checksumAddress(t.token),
+      amount: t.amount.toString(),
+      fee: t.fee.toString(),
+      nonce: t.nonce.toString(),
+      deadline: t.deadline.toString(),
+    };
+  }
+
+    epoch(epoch?: bigint): EpochView | undefined {
     const n = epoch ?? getEpochHeads(this.#ledger).openEpoch;
     const e = getEpochSummary(this.#ledger, n);
     if (e === undefined) return undefined;
@@ -748,8 +819,8 @@ export class NodeRuntime implements NodeService {
       status: e.status,
       transfers: e.transfers,
       root: e.root,
-      deltas: e.deltas.map((d) => ({ account: getAddress(d.account), token: getAddress(d.token), delta: d.amount.toString() })),
-      payouts: e.payouts.map((p) => ({ account: getAddress(p.account), token: getAddress(p.token), amount: p.amount.toString() })),
+      deltas: e.deltas.map((d) => ({ account: checksumAddress(d.account), token: checksumAddress(d.token), delta: d.amount.toString() })),
+      payouts: e.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: p.amount.toString() })),
       settlementTxs: [...e.settlementTxs],
     };
   }
@@ -768,8 +839,8 @@ export class NodeRuntime implements NodeService {
           chunk: s.chunk,
           chunks: s.chunks,
           transfersRoot: s.transfersRoot,
-          deltas: s.deltas.map((d) => ({ account: getAddress(d.account), token: getAddress(d.token), amount: d.amount.toString() })),
-          payouts: s.payouts.map((p) => ({ account: getAddress(p.account), token: getAddress(p.token), amount: p.amount.toString() })),
+          deltas: s.deltas.map((d) => ({ account: checksumAddress(d.account), token: checksumAddress(d.token), amount: d.amount.toString() })),
+          payouts: s.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: p.amount.toString() })),
         },
         signatures: [...signed.signatures[k]!],
       })),
@@ -779,7 +850,7 @@ export class NodeRuntime implements NodeService {
   epochTokens(epoch: bigint): EpochTokensView | undefined {
     const counts = getEpochTokenCounts(this.#ledger, epoch);
     if (counts === undefined) return undefined;
-    return { epoch: epoch.toString(), tokens: counts.map((c) => ({ token: getAddress(c.token), transfers: c.transfers, withdrawals: c.withdrawals })) };
+    return { epoch: epoch.toString(), tokens: counts.map((c) => ({ token: checksumAddress(c.token), transfers: c.transfers, withdrawals: c.withdrawals })) };
   }
 
   transferProof(hash: string): ProofView {
