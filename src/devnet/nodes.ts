@@ -2,7 +2,8 @@
 /**
  * The devnet's three nodes, each its own process (`node src/node.ts --config …`), configured for a
  * running devnet chain: keys, member list, ports, data directories and logs under `dir`. Used by
- * `npm start` and the integration tests; `stop()` ends every process it started.
+ * `npm start` and the integration tests; `stop()` ends every process it started, and each node
+ * also stops by itself once the process that started it is gone (exitWithParent.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +15,8 @@ import type { DevnetChain } from "./chain.ts";
 import { freePort } from "./ganache.ts";
 
 const NODE_ENTRY = new URL("../node.ts", import.meta.url).pathname;
+/** Preloaded into every node: it stops when its stdin pipe from this process ends (this process is gone). */
+const EXIT_WITH_PARENT = new URL("./exitWithParent.ts", import.meta.url).href;
 
 export interface DevnetNodesOptions {
   /** Where configs, data and logs go (created). */
@@ -31,6 +34,11 @@ export interface DevnetNodesOptions {
   /** One listen address per node (REST and transport), overriding `host`: e.g. 127.0.0.2-4 to run as if on separate hosts. */
   readonly hosts?: readonly string[];
   readonly log?: (line: string) => void;
+  /**
+   * Aborting it while the nodes start (e.g. on SIGINT) stops the ones already spawned and rejects
+   * with the signal's reason, so a caller that gives up mid-start leaves no process behind.
+   */
+  readonly signal?: AbortSignal;
   /** Epoch sealing (node config `epoch`; default: every 30 s or 10,000 messages). */
   readonly epoch?: { readonly intervalMs?: number; readonly maxMessages?: number };
   /** Settlement (node config `settlement`; default: the leader submits, chunks of up to 1,000 items). */
@@ -81,10 +89,11 @@ async function answersStatus(rest: string): Promise<Record<string, unknown> | un
   }
 }
 
-/** Waits until every node answers /v1/status and all name the same leader. */
-export async function waitForClusterReady(rests: readonly string[], timeoutMs: number): Promise<void> {
+/** Waits until every node answers /v1/status and all name the same leader; `signal` gives up early. */
+export async function waitForClusterReady(rests: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    signal?.throwIfAborted();
     const statuses = await Promise.all(rests.map(answersStatus));
     const leader = statuses[0]?.["leader"];
     if (statuses.every((s) => s !== undefined && s["leader"] !== null && s["leader"] === leader)) return;
@@ -103,6 +112,8 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
   const hostOf = (i: number): string => options.hosts?.[i] ?? host;
   const restPorts = options.restPorts ?? (await Promise.all(identities.map((_, i) => freePort(hostOf(i)))));
   const transportPorts = await Promise.all(identities.map((_, i) => freePort(hostOf(i))));
+  // Nothing spawned yet: giving up here leaves nothing to stop.
+  options.signal?.throwIfAborted();
   const members = identities.map((identity, i) => ({
     id: identity.id,
     host: hostOf(i),
@@ -141,9 +152,9 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
     // DELTA_CPU_PROF=<dir> profiles every node process (node --cpu-prof), for bench investigations.
     const prof = process.env["DELTA_CPU_PROF"];
     const flags = prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`];
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...flags, NODE_ENTRY, "--config", configPaths[i]!], {
-      stdio: ["ignore", fd, fd],
-    });
+    const args = ["--disable-warning=ExperimentalWarning", ...flags, "--import", EXIT_WITH_PARENT, NODE_ENTRY, "--config", configPaths[i]!];
+    // stdin: a pipe never written to; the node watches for its end (exitWithParent.ts).
+    const child = spawn(process.execPath, args, { stdio: ["pipe", fd, fd] });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`node ${i + 1} did not start`);
     const node = { address: members[i]!.address, rest: members[i]!.rest, pid: child.pid, process: child, configPath: configPaths[i]!, logPath };
@@ -165,11 +176,22 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
       }),
     );
   };
+  // A node that dies while starting (a bad config, a port taken) ends the wait at once, naming its log.
+  const nodeDied = new AbortController();
+  const onExits = nodes.map((node, i) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      nodeDied.abort(new Error(`node ${i + 1} exited (${signal ?? `code ${code}`}) before the cluster was ready; see ${node.logPath}`));
+    node.process.once("exit", onExit);
+    return onExit;
+  });
   try {
-    await waitForClusterReady(nodes.map((x) => x.rest), 60_000);
+    const giveUp = options.signal === undefined ? nodeDied.signal : AbortSignal.any([options.signal, nodeDied.signal]);
+    await waitForClusterReady(nodes.map((x) => x.rest), 60_000, giveUp);
   } catch (error) {
     await stopAll();
     throw error;
+  } finally {
+    nodes.forEach((node, i) => node.process.off("exit", onExits[i]!));
   }
   return {
     nodes,
