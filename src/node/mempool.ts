@@ -214,7 +214,7 @@ export class Mempool {
     let n = 0;
     for (const w of queue) {
       if (w.m.nonce > expected && nowMs - w.atMs < this.#gapHoldMs) break;
-      if (w.m.nonce >= expected) expected = w.m.nonce + 1n;
+      if (w.m.nonce === expected) expected++; // one let go after its hold is a gap: it moves nothing
       n++;
     }
     return n;
@@ -229,11 +229,16 @@ export class Mempool {
     if (queue.length === 0) this.#bySigner.delete(signer);
     this.#hashes.delete(w.m.hash);
     out.push(w.m);
-    const hint = this.#hints.get(signer);
-    if (hint === undefined) this.#hints.set(signer, { next: w.m.nonce + 1n, atMs: nowMs });
-    else if (w.m.nonce + 1n > hint.next) {
-      hint.next = w.m.nonce + 1n;
-      hint.atMs = nowMs;
+    // Only the expected nonce moves the hint. One below it is a repeat; one above it was let go
+    // after its hold and the ledger will refuse it as a gap: counting it would make the next
+    // out-of-order sends of this account skip their hold.
+    if (w.m.nonce === this.#expected(signer, ledgerNonce)) {
+      const hint = this.#hints.get(signer);
+      if (hint === undefined) this.#hints.set(signer, { next: w.m.nonce + 1n, atMs: nowMs });
+      else {
+        hint.next = w.m.nonce + 1n;
+        hint.atMs = nowMs;
+      }
     }
     return true;
   }

@@ -66,6 +66,20 @@ describe("Mempool", () => {
     assert.deepEqual(m.take(10, 1_000, zero).map((x) => x.nonce), [5n]);
   });
 
+  it("a gapped message let go after the hold does not make a later gap look filled", () => {
+    // The ledger refused nonce 9 (NONCE_GAP): A's next nonce is still 2. Nonce 3, sent here while
+    // nonce 2 is on its way through another node, must still wait for 2 (PROTOCOL.md §1: consecutive
+    // nonces may be in flight in parallel), not go at once because 9 once went into a block.
+    const m = new Mempool({ gapHoldMs: 1_000 });
+    const nonceOf = (s: string): bigint => (s === A.toLowerCase() ? 2n : 0n);
+    m.add(t(A, 9n, 0n), 0);
+    assert.deepEqual(m.take(10, 1_000, nonceOf).map((x) => x.nonce), [9n]);
+    m.add(t(A, 3n, 0n), 1_100);
+    assert.deepEqual(m.take(10, 1_200, nonceOf).map((x) => x.nonce), [], "3 still waits for 2");
+    m.add(t(A, 2n, 0n), 1_300);
+    assert.deepEqual(m.take(10, 1_300, nonceOf).map((x) => x.nonce), [2n, 3n]);
+  });
+
   it("counts what it already put in blocks as well as what the ledger applied", () => {
     const m = new Mempool({ gapHoldMs: 1_000 });
     const ledger = new Map<string, bigint>([[A.toLowerCase(), 3n]]);
