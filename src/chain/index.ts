@@ -18,3 +18,5 @@ export {
 } from "./contracts.ts";
 /** DeltaBridge.settle's Settlement argument as an ethers tuple. */
 export { settlementTuple } from "./settlementCall.ts";
+/** The provider of the node's chain loops: static network, a 10 s request timeout. */
+export { chainProvider, RPC_TIMEOUT_MS } from "./provider.ts";

@@ -9,6 +9,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { Contract, Interface, JsonRpcProvider, getAddress } from "ethers";
+import { chainProvider } from "../chain/index.ts";
 import type { DepositEntry } from "../ledger/index.ts";
 import type { Address } from "../protocol/index.ts";
 import type { ConsensusLogger } from "../consensus/index.ts";
@@ -77,7 +78,7 @@ export class DepositWatcher {
     this.#propose = propose;
     this.#cursorFile = cursorFile;
     this.#cursor = Math.max(chain.fromBlock, readCursor(cursorFile), sharedCursor);
-    this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true });
+    this.#provider = chainProvider(chain.rpcUrl, chain.chainId);
     this.#bridge = new Contract(getAddress(chain.bridge), DEPOSITED, this.#provider);
   }
 

@@ -23,7 +23,7 @@
  */
 import { getAddress, Interface, JsonRpcProvider, Wallet, zeroPadValue, toBeHex, type Log } from "ethers";
 import { z } from "zod";
-import { bridgeAbi, settlementTuple } from "../chain/index.ts";
+import { bridgeAbi, chainProvider, settlementTuple } from "../chain/index.ts";
 import type { ConsensusLogger } from "../consensus/index.ts";
 import { buildSettlementChunks, getEpochHeads, getEpochStatus, getEpochSummary, type LedgerState } from "../ledger/index.ts";
 import { hashSettlement, recoverSigner, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
@@ -151,7 +151,7 @@ export class Settler {
     this.#host = host;
     this.#selfId = selfId;
     const { chain, settlement } = host.config;
-    this.#provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, pollingInterval: 250, cacheTimeout: -1 });
+    this.#provider = chainProvider(chain.rpcUrl, chain.chainId, { pollingInterval: 250, cacheTimeout: -1 });
     // cacheTimeout -1: ethers would otherwise answer a repeated call (the pending nonce, nextChunk) from a 250 ms cache.
     this.#validator = validator;
     const key = settlement.submitterPrivateKey;

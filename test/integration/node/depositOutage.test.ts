@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Issue #6, Deposits: the watcher survives an RPC outage (retries with backoff, resumes from the
+ * last credited block kept in storage). On the real devnet pieces (Ganache + 3 node processes),
+ * with a TCP proxy of this process (node:net) between the nodes and Ganache's RPC:
+ * 1. a deposit made while the proxy works is credited once on every node;
+ * 2. the proxy stalls until the leader's watcher has a request in it, then is cut (listener
+ *    closed, open connections reset): the watcher's request is reset, then its connections refused. Two deposits land on Ganache directly, more blocks are mined; over several
+ *    failed, backed-off retries of the leader's watcher no node credits anything and the watcher's
+ *    saved cursor stays before the first missed deposit;
+ * 3. the proxy comes back on the same port: both deposits are credited exactly once on every
+ *    node, totals stay exact after more blocks and a later deposit, and a transfer still commits.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Wallet, type TransactionReceipt } from "ethers";
+import { connectAs } from "../../../src/chain/index.ts";
+import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
+import { nodeOptionsFor, startDevnetNodes, type DevnetNodes } from "../../../src/devnet/nodes.ts";
+import { NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
+import { getJson, pollUntil, post, TEST_ADMIN_TOKEN } from "./devnetFixture.ts";
+
+/** The watcher's log line for a failed poll (src/node/depositWatcher.ts); there is no metric for it. */
+const RETRY_MSG = "deposit watcher: RPC failed; retrying";
+/** The devnet nodes' chain.pollMs (src/devnet/nodes.ts): the watcher's first backoff is twice it. */
+const POLL_MS = 200;
+
+/**
+ * A TCP proxy to Ganache's RPC that can stall (requests swallowed, unanswered), be cut (listener
+ * closed, every open connection reset) and be restored on the same port.
+ */
+interface RpcProxy {
+  readonly url: string;
+  /** Connections accepted so far (each one forwarded to Ganache). */
+  readonly accepted: number;
+  /** Request bytes swallowed while stalled (a request that will get no answer). */
+  readonly swallowed: number;
+  /** From now on nothing is forwarded either way: requests hang, unanswered. */
+  stall(): void;
+  /** Closes the listener (new connections are refused) and resets every open connection. */
+  cut(): Promise<void>;
+  /** Listens again on the same port, forwarding again. */
+  restore(): Promise<void>;
+  /** cut() for good. */
+  close(): Promise<void>;
+}
+
+async function startRpcProxy(targetPort: number, host = "127.0.0.1"): Promise<RpcProxy> {
+  const open = new Set<Socket>();
+  let server: Server | undefined;
+  let accepted = 0;
+  let swallowed = 0;
+  let stalled = false;
+  let port = 0;
+  const onConnection = (client: Socket): void => {
+    accepted++;
+    const upstream = connect(targetPort, host);
+    open.add(client);
+    open.add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      s.on("error", drop);
+      s.on("close", drop);
+    }
+    // No pipe(): each chunk checks `stalled` (RPC messages are small; no backpressure needed).
+    client.on("data", (chunk: Buffer) => {
+      if (stalled) swallowed += chunk.length;
+      else upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (!stalled) client.write(chunk);
+    });
+  };
+  const listen = (p: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = createServer(onConnection);
+      s.once("error", reject);
+      s.listen(p, host, () => {
+        s.off("error", reject);
+        server = s;
+        port = (s.address() as AddressInfo).port; // a TCP server's address
+        resolve();
+      });
+    });
+  const cut = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    // RST to the nodes' side: ECONNRESET on a request in flight or a kept-alive socket.
+    for (const sock of open) sock.resetAndDestroy();
+    open.clear();
+    if (s !== undefined) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen(0);
+  return {
+    get url() {
+      return `http://${host}:${port}`;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get swallowed() {
+      return swallowed;
+    },
+    stall: () => {
+      stalled = true;
+    },
+    cut,
+    restore: async () => {
+      if (server !== undefined) return;
+      stalled = false;
+      // The port was ours a moment ago; retry briefly should the kernel not hand it back at once.
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        try {
+          return await listen(port);
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    },
+    close: cut,
+  };
+}
+
+/** Parsed pino JSON lines of a node's log file. */
+function logLines(path: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>); // pino writes one JSON object a line
+    } catch {
+      // a line being written as we read
+    }
+  }
+  return out;
+}
+
+/** The depositIds credited in a node's log ("deposit credited" is logged once per credit applied). */
+function creditedIds(path: string): string[] {
+  return logLines(path)
+    .filter((l) => l["msg"] === "deposit credited")
+    .map((l) => String(l["depositId"]));
+}
+
+/** The watcher's saved cursor (first block not yet scanned), or undefined before it wrote one. */
+function savedCursor(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { nextBlock: number }).nextBlock; // the watcher's own file
+  } catch {
+    return undefined;
+  }
+}
+
+describe("deposits across an RPC outage (Ganache behind a TCP proxy + 3 node processes)", { timeout: 120_000 }, () => {
+  let dir: string | undefined;
+  let chain: DevnetChain | undefined;
+  let proxy: RpcProxy | undefined;
+  let cluster: DevnetNodes | undefined;
+  let rests: string[] = [];
+  let user: Wallet;
+  /** Every deposit made so far: amount and depositId. */
+  const deposits: { amount: bigint; id: string; block: number }[] = [];
+
+  const nativeBalance = async (rest: string, account: string): Promise<string | undefined> =>
+    ((await getJson(`${rest}/v1/accounts/${account}`))["balances"] as Record<string, string> | undefined)?.[NATIVE_TOKEN]; // the account view's balances map
+  const balances = (account: string): Promise<(string | undefined)[]> => Promise.all(rests.map((r) => nativeBalance(r, account)));
+  const leaderIndex = async (): Promise<number> => {
+    const status = await getJson(`${rests[0]}/v1/status`);
+    const i = cluster!.nodes.findIndex((n) => n.address === status["leader"]);
+    assert.ok(i >= 0, `a leader is named: ${JSON.stringify(status)}`);
+    return i;
+  };
+  const cursorFile = (i: number): string => join(dirname(cluster!.nodes[i]!.configPath), `node${i + 1}`, "deposit-cursor.json");
+  /** Deposits `amount` wei straight on Ganache (never through the proxy) and records its depositId. */
+  const deposit = async (amount: bigint): Promise<void> => {
+    const receipt = (await (await connectAs(chain!.bridge, user).deposit({ value: amount })).wait()) as TransactionReceipt;
+    const ids = receipt.logs.map((l) => chain!.bridge.interface.parseLog(l)).filter((e) => e?.name === "Deposited").map((e) => String(e!.args.getValue("depositId")));
+    assert.equal(ids.length, 1, "one Deposited event");
+    deposits.push({ amount, id: ids[0]!, block: receipt.blockNumber });
+  };
+  const total = (): string => deposits.reduce((s, d) => s + d.amount, 0n).toString();
+  const mine = async (blocks: number): Promise<void> => {
+    for (let i = 0; i < blocks; i++) await chain!.provider.send("evm_mine", []);
+  };
+  /** Every node's log shows each depositId made so far credited exactly once, and nothing else. */
+  const assertCreditedOnce = (): void => {
+    const expected = deposits.map((d) => d.id).sort();
+    for (const node of cluster!.nodes) assert.deepEqual(creditedIds(node.logPath).sort(), expected, `credits in ${node.logPath}`);
+  };
+
+  before(async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "delta-deposit-outage-"));
+    dir = tmp;
+    chain = await startDevnetChain();
+    proxy = await startRpcProxy(chain.ganache.port);
+    // The nodes reach Ganache only through the proxy. No automatic seal within the test: the
+    // settler (the other RPC user) then stays idle and only the deposit watcher talks to the chain.
+    cluster = await startDevnetNodes({ dir: tmp, ...nodeOptionsFor(chain), rpcUrl: proxy.url, adminToken: TEST_ADMIN_TOKEN, epoch: { intervalMs: 600_000 } });
+    rests = cluster.nodes.map((n) => n.rest);
+    user = new Wallet(chain.users[3]!.privateKey, chain.provider);
+  });
+
+  after(async () => {
+    // Each step runs even if an earlier one failed, so nothing is left behind.
+    const steps = [async () => cluster?.stop(), async () => proxy?.close(), async () => chain?.close()];
+    const errors: unknown[] = [];
+    for (const step of steps) await step().catch((e: unknown) => errors.push(e));
+    for (const node of cluster?.nodes ?? []) assert.ok(node.process.exitCode !== null || node.process.signalCode !== null, `node pid ${node.pid} exited`);
+    if (dir !== undefined) {
+      // DELTA_KEEP_TEST_DIR=1 keeps the configs, data and node logs for a post-mortem.
+      if (process.env["DELTA_KEEP_TEST_DIR"] === undefined) rmSync(dir, { recursive: true, force: true });
+      else process.stderr.write(`kept ${dir}\n`);
+    }
+    if (errors.length > 0) throw errors[0];
+  });
+
+  it("credits a deposit made while the RPC path works, once on every node, through the proxy", async () => {
+    await deposit(1_000_000n);
+    for (const rest of rests) {
+      await pollUntil(`the first credit on ${rest}`, 20_000, async () => ((await nativeBalance(rest, user.address)) === total() ? true : undefined));
+    }
+    assert.ok(proxy!.accepted > 0, "the nodes reach Ganache through the proxy");
+    assertCreditedOnce();
+  });
+
+  it("credits deposits made during an outage exactly once after the RPC comes back", async () => {
+    const leader = await leaderIndex();
+    const leaderLog = cluster!.nodes[leader]!.logPath;
+    assert.equal(logLines(leaderLog).filter((l) => l["msg"] === RETRY_MSG).length, 0, "no RPC failure before the outage");
+    // The leader's saved cursor is past the first deposit (it advances once the credit commits).
+    const cursorAtCut = await pollUntil("the leader's saved cursor past the first deposit", 10_000, async () => {
+      const c = savedCursor(cursorFile(leader));
+      return c !== undefined && c > deposits[0]!.block ? c : undefined;
+    });
+
+    // First a stall: the leader's watcher (the only RPC user now) sends its next request into
+    // the proxy and waits for an answer that never comes; then the cut resets that very request
+    // and refuses every new connection. Both failure kinds of an outage, in a known order.
+    proxy!.stall();
+    await pollUntil("a watcher request stalled in the proxy", 5_000, async () => (proxy!.swallowed > 0 ? true : undefined));
+    await proxy!.cut();
+    const cutAt = Date.now();
+    await deposit(20_000n);
+    await deposit(300n);
+    await mine(3);
+    const missedFrom = deposits[1]!.block;
+    assert.ok(cursorAtCut <= missedFrom, `the cursor ${cursorAtCut} is not past the first missed deposit's block ${missedFrom}`);
+
+    // The outage window. No fixed sleep: we watch until the leader's watcher has logged at least
+    // three failed polls (backoff 400, 800, 1,600 ms: about 1.2 s after the cut) and the missed
+    // deposits have had 2 s on a confirmed chain, checking on every look that no node credits
+    // anything and the saved cursor does not move past them. A deadline bounds the wait.
+    const confirmedAt = Date.now();
+    const windowDeadline = confirmedAt + 20_000;
+    let retries: Record<string, unknown>[];
+    for (;;) {
+      const bal = await balances(user.address);
+      assert.deepEqual(bal, rests.map(() => "1000000"), `balances during the outage, ${Date.now() - cutAt} ms after the cut`);
+      const c = savedCursor(cursorFile(leader));
+      assert.ok(c !== undefined && c <= missedFrom, `the saved cursor ${c} stays at or before block ${missedFrom} during the outage`);
+      retries = logLines(leaderLog).filter((l) => l["msg"] === RETRY_MSG);
+      if (retries.length >= 3 && Date.now() - confirmedAt >= 2_000) break;
+      assert.ok(Date.now() < windowDeadline, `the watcher logged ${retries.length} retries in 20 s of outage`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Exponential backoff: failures count 1, 2, 3, … and each wait doubles (pollMs × 2^failures).
+    retries.forEach((l, k) => {
+      assert.equal(l["failures"], k + 1, JSON.stringify(l));
+      assert.equal(l["retryMs"], Math.min(30_000, POLL_MS * 2 ** Math.min(k + 1, 6)), JSON.stringify(l));
+    });
+    const reasons = retries.map((l) => String(l["reason"]));
+    assert.match(reasons[0]!, /ECONNRESET|socket hang up/i, `the stalled request is reset: ${JSON.stringify(reasons)}`);
+    assert.ok(reasons.slice(1).every((r) => /ECONNREFUSED/.test(r)), `then connections are refused: ${JSON.stringify(reasons)}`);
+    assert.equal(await leaderIndex(), leader, "the leader did not change during the outage");
+
+    const acceptedBefore = proxy!.accepted;
+    await proxy!.restore();
+    const restoredAt = Date.now();
+    // The next retry comes within the last logged backoff (at most 12.8 s here); 30 s is ample.
+    for (const rest of rests) {
+      await pollUntil(`both missed deposits on ${rest}`, 30_000, async () => ((await nativeBalance(rest, user.address)) === total() ? true : undefined));
+    }
+    const recoveredMs = Date.now() - restoredAt;
+    assert.ok(proxy!.accepted > acceptedBefore, "the watcher reconnected through the restored proxy");
+    const resumedAt = await pollUntil("the leader's saved cursor past the missed deposits", 10_000, async () => {
+      const c = savedCursor(cursorFile(leader));
+      return c !== undefined && c > deposits[2]!.block ? c : undefined;
+    });
+    process.stdout.write(`# outage: ${retries.length}+ retries (${retries.map((l) => `${String(l["retryMs"])} ms: ${String(l["reason"])}`).join("; ")}), credited ${recoveredMs} ms after restore; cursor ${cursorAtCut} -> ${resumedAt}\n`);
+    assertCreditedOnce();
+  });
+
+  it("keeps every credit exact after more blocks and a later deposit, and still commits a transfer", async () => {
+    await mine(3);
+    await deposit(4_000n);
+    await mine(2);
+    for (const rest of rests) {
+      await pollUntil(`the later deposit on ${rest}`, 20_000, async () => ((await nativeBalance(rest, user.address)) === total() ? true : undefined));
+    }
+    // Once the leader's saved cursor is past the head, every block so far (the outage ones too) has
+    // been scanned since the restore; totals are still exact (distinct amounts: a double credit
+    // shows) and each depositId is logged credited once per node.
+    const leader = await leaderIndex();
+    const head = await chain!.provider.getBlockNumber();
+    await pollUntil("the leader's scan at the head", 10_000, async () => ((savedCursor(cursorFile(leader)) ?? 0) > head ? true : undefined));
+    assert.equal(total(), "1024300");
+    assert.deepEqual(await balances(user.address), rests.map(() => total()));
+    assertCreditedOnce();
+
+    // Healthy: a transfer through a follower commits and every node applies it.
+    const bob = chain!.users[4]!.address;
+    const domainJson = await getJson(`${rests[0]}/v1/domain`);
+    const domain = { name: "DeltaBridge", version: "1", chainId: BigInt(String(domainJson["chainId"])), verifyingContract: chain!.bridgeAddress };
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const msg = { from: user.address, to: bob, token: NATIVE_TOKEN, amount: 100_000n, fee: 1_000n, nonce: 0n, deadline };
+    const signature = await user.signTypedData(domain, TYPES.Transfer, msg);
+    const follower = rests[(leader + 1) % rests.length]!;
+    const sent = await post(`${follower}/v1/transfers`, { ...msg, amount: "100000", fee: "1000", nonce: "0", deadline: deadline.toString(), signature });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    assert.equal(sent.body["status"], "committed");
+    for (const rest of rests) {
+      await pollUntil(`the transfer on ${rest}`, 10_000, async () => ((await nativeBalance(rest, bob)) === "100000" ? true : undefined));
+      assert.equal(await nativeBalance(rest, user.address), String(1_024_300 - 100_000 - 1_000), rest);
+    }
+    assertCreditedOnce();
+  });
+});
