@@ -9,7 +9,11 @@
  *    failed, backed-off retries of the leader's watcher no node credits anything and the watcher's
  *    saved cursor stays before the first missed deposit;
  * 3. the proxy comes back on the same port: both deposits are credited exactly once on every
- *    node, totals stay exact after more blocks and a later deposit, and a transfer still commits.
+ *    node, totals stay exact after more blocks and a later deposit, and a transfer still commits;
+ * 4. the proxy hangs (connections accepted, requests read, never answered, nothing reset) while a
+ *    deposit lands on Ganache: the leader's watcher request times out after RPC_TIMEOUT_MS and is
+ *    logged as a retry, nothing is credited meanwhile; once the proxy answers again the deposit is
+ *    credited exactly once on every node.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -18,7 +22,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Wallet, type TransactionReceipt } from "ethers";
-import { connectAs } from "../../../src/chain/index.ts";
+import { connectAs, RPC_TIMEOUT_MS } from "../../../src/chain/index.ts";
 import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
 import { nodeOptionsFor, startDevnetNodes, type DevnetNodes } from "../../../src/devnet/nodes.ts";
 import { NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
@@ -31,7 +35,8 @@ const POLL_MS = 200;
 
 /**
  * A TCP proxy to Ganache's RPC that can stall (requests swallowed, unanswered), be cut (listener
- * closed, every open connection reset) and be restored on the same port.
+ * closed, every open connection reset) and be restored on the same port, or hang (connections
+ * accepted and read, never answered nor reset) and resume.
  */
 interface RpcProxy {
   readonly url: string;
@@ -39,8 +44,20 @@ interface RpcProxy {
   readonly accepted: number;
   /** Request bytes swallowed while stalled (a request that will get no answer). */
   readonly swallowed: number;
+  /** Sockets of the proxy (either side) not yet destroyed. */
+  readonly liveSockets: number;
   /** From now on nothing is forwarded either way: requests hang, unanswered. */
   stall(): void;
+  /**
+   * A hung RPC: like stall(), and new connections are accepted and read but never connected to
+   * Ganache, answered or closed. Nothing is reset.
+   */
+  hang(): void;
+  /**
+   * Forwards again (after hang()). Connections accepted while hung stay held, unanswered (their
+   * clients have given up on them) until cut()/close().
+   */
+  resume(): void;
   /** Closes the listener (new connections are refused) and resets every open connection. */
   cut(): Promise<void>;
   /** Listens again on the same port, forwarding again. */
@@ -51,14 +68,33 @@ interface RpcProxy {
 
 async function startRpcProxy(targetPort: number, host = "127.0.0.1"): Promise<RpcProxy> {
   const open = new Set<Socket>();
+  /** Every socket ever opened by the proxy, to check in teardown that none is left. */
+  const all = new Set<Socket>();
   let server: Server | undefined;
   let accepted = 0;
   let swallowed = 0;
   let stalled = false;
+  let hanging = false;
   let port = 0;
   const onConnection = (client: Socket): void => {
     accepted++;
+    all.add(client);
+    if (hanging) {
+      // Held: read (so the request is fully sent) and counted, never answered; only close() ends it.
+      open.add(client);
+      const forget = (): void => {
+        client.destroy();
+        open.delete(client);
+      };
+      client.on("error", forget);
+      client.on("close", forget);
+      client.on("data", (chunk: Buffer) => {
+        swallowed += chunk.length;
+      });
+      return;
+    }
     const upstream = connect(targetPort, host);
+    all.add(upstream);
     open.add(client);
     open.add(upstream);
     const drop = (): void => {
@@ -67,13 +103,20 @@ async function startRpcProxy(targetPort: number, host = "127.0.0.1"): Promise<Rp
       open.delete(client);
       open.delete(upstream);
     };
-    for (const s of [client, upstream]) {
-      s.on("error", drop);
-      s.on("close", drop);
-    }
+    // While hung, Ganache closing its side (its keep-alive timeout ends an idle connection after
+    // 5 s) must not reach the client either: the client's connection is then held, like a new one.
+    const upstreamGone = (): void => {
+      if (!hanging) return drop();
+      upstream.destroy();
+      open.delete(upstream);
+    };
+    client.on("error", drop);
+    client.on("close", drop);
+    upstream.on("error", upstreamGone);
+    upstream.on("close", upstreamGone);
     // No pipe(): each chunk checks `stalled` (RPC messages are small; no backpressure needed).
     client.on("data", (chunk: Buffer) => {
-      if (stalled) swallowed += chunk.length;
+      if (stalled || upstream.destroyed) swallowed += chunk.length;
       else upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
@@ -110,13 +153,25 @@ async function startRpcProxy(targetPort: number, host = "127.0.0.1"): Promise<Rp
     get swallowed() {
       return swallowed;
     },
+    get liveSockets() {
+      return [...all].filter((sock) => !sock.destroyed).length;
+    },
     stall: () => {
       stalled = true;
+    },
+    hang: () => {
+      stalled = true;
+      hanging = true;
+    },
+    resume: () => {
+      stalled = false;
+      hanging = false;
     },
     cut,
     restore: async () => {
       if (server !== undefined) return;
       stalled = false;
+      hanging = false;
       // The port was ours a moment ago; retry briefly should the kernel not hand it back at once.
       const deadline = Date.now() + 5_000;
       for (;;) {
@@ -217,6 +272,8 @@ describe("deposits across an RPC outage (Ganache behind a TCP proxy + 3 node pro
     const steps = [async () => cluster?.stop(), async () => proxy?.close(), async () => chain?.close()];
     const errors: unknown[] = [];
     for (const step of steps) await step().catch((e: unknown) => errors.push(e));
+    // The connections held by the hang phase (and every other) are gone with the proxy.
+    if (proxy !== undefined && proxy.liveSockets !== 0) errors.push(new Error(`${proxy.liveSockets} proxy socket(s) left open`));
     for (const node of cluster?.nodes ?? []) assert.ok(node.process.exitCode !== null || node.process.signalCode !== null, `node pid ${node.pid} exited`);
     if (dir !== undefined) {
       // DELTA_KEEP_TEST_DIR=1 keeps the configs, data and node logs for a post-mortem.
@@ -335,5 +392,66 @@ describe("deposits across an RPC outage (Ganache behind a TCP proxy + 3 node pro
       assert.equal(await nativeBalance(rest, user.address), String(1_024_300 - 100_000 - 1_000), rest);
     }
     assertCreditedOnce();
+  });
+
+  it("times out a request the RPC accepts but never answers, retries, and credits the deposit once after it answers again", async () => {
+    const leader = await leaderIndex();
+    const leaderLog = cluster!.nodes[leader]!.logPath;
+    const retryLines = (): Record<string, unknown>[] => logLines(leaderLog).filter((l) => l["msg"] === RETRY_MSG);
+    const retriesBefore = retryLines().length;
+    const balancesBefore = await balances(user.address);
+    assert.deepEqual(balancesBefore, rests.map(() => balancesBefore[0]), "every node agrees before the hang");
+    const swallowedBefore = proxy!.swallowed;
+
+    // The hang: the leader's watcher (the only RPC user) sends its next poll into the proxy, which
+    // reads it and never answers nor resets. Only the request timeout can end that request.
+    proxy!.hang();
+    const hungAt = Date.now();
+    await deposit(50_000n);
+    const hungDeposit = deposits.at(-1)!;
+    await pollUntil("a watcher request held by the hung proxy", 5_000, async () => (proxy!.swallowed > swallowedBefore ? true : undefined));
+
+    // Watch the leader's log for the timed-out poll (RPC_TIMEOUT_MS, plus at most a poll interval),
+    // checking on every look that nothing is credited and the saved cursor stays at the deposit.
+    const hangDeadline = hungAt + RPC_TIMEOUT_MS + 15_000;
+    let timedOut: Record<string, unknown>[];
+    for (;;) {
+      timedOut = retryLines().slice(retriesBefore);
+      if (timedOut.length > 0) break;
+      assert.deepEqual(await balances(user.address), balancesBefore, `balances during the hang, ${Date.now() - hungAt} ms in`);
+      const c = savedCursor(cursorFile(leader));
+      assert.ok(c !== undefined && c <= hungDeposit.block, `the saved cursor ${c} stays at or before block ${hungDeposit.block} during the hang`);
+      assert.ok(Date.now() < hangDeadline, `no retry logged ${Date.now() - hungAt} ms into the hang`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Answer again at once: the watcher's next try is due 2 × pollMs after the logged failure.
+    proxy!.resume();
+    const resumedAt = Date.now();
+
+    const line = timedOut[0]!;
+    const reason = String(line["reason"]);
+    assert.match(reason, /timeout/i, `the hung request times out: ${JSON.stringify(line)}`);
+    assert.doesNotMatch(reason, /ECONNRESET|ECONNREFUSED|hang up/i, "the hang resets nothing");
+    // The first failure since the last good poll, backed off by 2 × pollMs.
+    assert.equal(line["failures"], 1, JSON.stringify(line));
+    assert.equal(line["retryMs"], POLL_MS * 2, JSON.stringify(line));
+    // It took the request timeout to notice (the hung request may have been sent just before hang()).
+    const detectedMs = Number(line["time"]) - hungAt;
+    assert.ok(detectedMs >= RPC_TIMEOUT_MS - 1_000, `the retry came ${detectedMs} ms into the hang, not after the ${RPC_TIMEOUT_MS} ms timeout`);
+    assert.ok(detectedMs <= RPC_TIMEOUT_MS + 5_000, `the retry came ${detectedMs} ms into the hang`);
+
+    // Credited exactly once on every node. Normally within a poll or two of the resume; should
+    // the next try still have gone into the hang, it takes another timeout (the deadline allows it).
+    const expected = (BigInt(balancesBefore[0]!) + hungDeposit.amount).toString();
+    for (const rest of rests) {
+      await pollUntil(`the deposit made during the hang on ${rest}`, RPC_TIMEOUT_MS + 10_000, async () => ((await nativeBalance(rest, user.address)) === expected ? true : undefined));
+    }
+    const creditedMs = Date.now() - resumedAt;
+    await pollUntil("the leader's saved cursor past the hung deposit", 10_000, async () => ((savedCursor(cursorFile(leader)) ?? 0) > hungDeposit.block ? true : undefined));
+    assert.deepEqual(await balances(user.address), rests.map(() => expected));
+    assert.equal(await leaderIndex(), leader, "the leader did not change during the hang");
+    assertCreditedOnce();
+    const hangRetries = retryLines().slice(retriesBefore);
+    process.stdout.write(`# hang: retry logged ${detectedMs} ms after hang() (failures ${String(line["failures"])}, retryMs ${String(line["retryMs"])}, reason ${JSON.stringify(reason)}); ${hangRetries.length} retry line(s) in all; credited ${creditedMs} ms after resume\n`);
   });
 });
