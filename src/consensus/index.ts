@@ -5,6 +5,7 @@
 export {
   ReplicatedLog,
   DEFAULT_TIMING,
+  MAX_ENTRY_DATA_BYTES,
   mokkaPublicKeyOf,
   type ConsensusLogger,
   type LogMember,

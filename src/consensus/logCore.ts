@@ -20,6 +20,7 @@ import { DeltaError } from "../errors.ts";
 import type { HardState, LogEntry, Snapshot, SnapshotMeta } from "../storage/index.ts";
 import { EMPTY_HARD_STATE, GENESIS_HASH, isEntryIntact, makeEntry } from "../storage/index.ts";
 import type { AppendAckMessage, AppendMessage, ConsensusMessage, HeartbeatMessage, SnapshotMessage, VoteRequest } from "./messages.ts";
+import { entryWireBytes } from "./wire.ts";
 
 /** Static settings of a core. */
 export interface LogCoreConfig {
@@ -35,6 +36,20 @@ export interface LogCoreConfig {
   readonly maxInflight: number;
   /** Entries per append message. */
   readonly maxBatchEntries: number;
+  /**
+   * Byte budget of one append: the sum of its entries' estimated wire sizes (wire.ts
+   * `entryWireBytes`: base64 data plus a fixed per-entry overhead). The transport drops a frame
+   * over its cap, so without this a follower far behind was sent the same oversized catch-up
+   * append forever. An append always carries at least one entry, even one over the budget, so a
+   * large entry never blocks the log (the driver refuses entries too large for any frame).
+   */
+  readonly maxBatchBytes: number;
+  /**
+   * Byte budget (same estimate) of the unacknowledged appends to one follower. The transport's
+   * per-peer queue drops its oldest payloads when full, so pipelined appends of large entries
+   * must not outgrow it; one append always goes when none is in flight.
+   */
+  readonly maxInflightBytes: number;
   /**
    * Append an empty-data entry when a leader is established, so entries of earlier terms commit
    * without waiting for a proposal (Raft §5.4.2). The application must skip empty data.
@@ -112,8 +127,8 @@ interface PeerProgress {
   match: number;
   next: number;
   mode: "probe" | "replicate" | "snapshot";
-  /** Last index carried by each unacknowledged append (replicate mode). */
-  inflight: number[];
+  /** Last index and estimated wire bytes of each unacknowledged append (replicate mode). */
+  inflight: { readonly last: number; readonly bytes: number }[];
   /** Probe sent, waiting for its answer or the next heartbeat. */
   paused: boolean;
   lastAckTick: number;
@@ -170,6 +185,8 @@ function checkConfig(config: LogCoreConfig): void {
     ["heartbeatTicks", config.heartbeatTicks],
     ["maxInflight", config.maxInflight],
     ["maxBatchEntries", config.maxBatchEntries],
+    ["maxBatchBytes", config.maxBatchBytes],
+    ["maxInflightBytes", config.maxInflightBytes],
   ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new DeltaError("INVALID_CONFIG", `${name} must be a positive integer, got ${v}`, { details: { [name]: v } });
   }
@@ -470,8 +487,10 @@ function sendAppend(core: LogCore, peer: string, force: boolean, r: MutableReady
     // Until a majority has recorded us as leaderOfTerm (established), send no entries: a leader
     // Mokka promoted may lack committed entries, and its entries would make a follower truncate
     // them. Empty probes only record us and find where logs match.
-    const last = lead.established ? Math.min(lastIndex(core), prevIndex + core.config.maxBatchEntries) : prevIndex;
+    const batch = lead.established ? nextBatch(core, prevIndex) : { last: prevIndex, bytes: 0 };
+    const last = batch.last;
     if (last <= prevIndex && !force) return;
+    if (p.mode === "replicate" && p.inflight.length > 0 && inflightBytes(p) + batch.bytes > core.config.maxInflightBytes) return;
     const entries = core.log.slice(prevIndex + 1 - core.snapMeta.index - 1, last - core.snapMeta.index);
     const msg: AppendMessage = {
       type: "append",
@@ -490,10 +509,36 @@ function sendAppend(core: LogCore, peer: string, force: boolean, r: MutableReady
       p.paused = true;
       return;
     }
-    p.inflight.push(last);
+    p.inflight.push({ last, bytes: batch.bytes });
     p.next = last + 1;
     force = false;
   }
+}
+
+/**
+ * Where the next append after `prevIndex` ends, and its entries' estimated wire bytes: at most
+ * maxBatchEntries entries and maxBatchBytes bytes, but at least one entry when there is one (an
+ * entry over the budget goes alone rather than never).
+ */
+function nextBatch(core: LogCore, prevIndex: number): { last: number; bytes: number } {
+  const end = Math.min(lastIndex(core), prevIndex + core.config.maxBatchEntries);
+  let last = prevIndex;
+  let bytes = 0;
+  while (last < end) {
+    const e = entryAt(core, last + 1);
+    if (e === undefined) break; // not reached: every index after snapMeta.index up to lastIndex is held
+    const size = entryWireBytes(e.data.length);
+    if (last > prevIndex && bytes + size > core.config.maxBatchBytes) break;
+    bytes += size;
+    last++;
+  }
+  return { last, bytes };
+}
+
+function inflightBytes(p: PeerProgress): number {
+  let sum = 0;
+  for (const f of p.inflight) sum += f.bytes;
+  return sum;
 }
 
 function sendSnapshot(core: LogCore, peer: string, p: PeerProgress, r: MutableReady): void {
@@ -549,7 +594,7 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
       p.match = ack.matchIndex;
       p.lastProgressTick = core.now;
     }
-    p.inflight = p.inflight.filter((i) => i > p.match);
+    p.inflight = p.inflight.filter((f) => f.last > p.match);
     if (p.mode === "probe" || (p.mode === "snapshot" && p.match >= p.snapshotIndex)) {
       p.mode = "replicate";
       p.paused = false;

@@ -53,9 +53,12 @@ export interface TcpTransportOptions {
   /** Per-peer send queue bound in payloads (default 4096) and bytes (default 64 MiB). */
   readonly maxQueuedFrames?: number;
   readonly maxQueuedBytes?: number;
-  /** A connection not authenticated within this time is closed; default 5000 ms. */
+  /** A connection not authenticated within this time is closed; default 2000 ms. */
   readonly handshakeTimeoutMs?: number;
-  /** Concurrent unauthenticated inbound connections; default 64. */
+  /**
+   * Concurrent unauthenticated inbound connections; default 64. When full, a new connection
+   * evicts a pending one (see `evictionVictim`) rather than being refused.
+   */
   readonly maxPendingHandshakes?: number;
   /** Reconnect backoff: first delay (default 100 ms), doubling up to the cap (default 5000 ms), with jitter. */
   readonly reconnectBaseMs?: number;
@@ -125,6 +128,8 @@ export type MessageHandler = (from: string, payload: Uint8Array) => void | Promi
 
 interface Conn {
   readonly socket: Socket;
+  /** When the TCP connection was attached (performance.now()). */
+  readonly openedAt: number;
   readonly role: Role;
   readonly decoder: FrameDecoder;
   readonly handshake: Handshake;
@@ -174,6 +179,22 @@ interface Settings {
 
 const NO_LOG: TransportLogger = { warn() {}, info() {}, debug() {} };
 
+/** Default per-peer send queue bound in bytes: 64 MiB. */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Default handshake deadline. A handshake is two messages each way plus one X25519, one Ed25519
+ * signature and one verification: 2-61 ms measured on a 2-core machine with both cores busy and
+ * 250 ms event-loop stalls every 500 ms, so 2 s is ample; shorter, it bounds how long an idle
+ * socket holds a slot.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 2000;
+
+/** Outbound drops that mean a bug or a misconfiguration, not a peer being down: logged at warn. */
+const WARNED_DROPS: ReadonlySet<DropReason> = new Set(["payloadTooLarge"]);
+/** At most one warning per reason per interval; the count of those held back goes with the next one. */
+const DROP_WARN_INTERVAL_MS = 10_000;
+
 function configError(message: string, details: Record<string, unknown>): DeltaError {
   return new DeltaError("INVALID_CONFIG", message, { details });
 }
@@ -191,8 +212,8 @@ function readSettings(options: TcpTransportOptions): Settings {
   return {
     maxFrameBytes: positiveInt("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 1024, MAX_ENCODABLE_FRAME_BYTES),
     maxQueuedFrames: positiveInt("maxQueuedFrames", options.maxQueuedFrames, 4096),
-    maxQueuedBytes: positiveInt("maxQueuedBytes", options.maxQueuedBytes, 64 * 1024 * 1024),
-    handshakeTimeoutMs: positiveInt("handshakeTimeoutMs", options.handshakeTimeoutMs, 5000),
+    maxQueuedBytes: positiveInt("maxQueuedBytes", options.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES),
+    handshakeTimeoutMs: positiveInt("handshakeTimeoutMs", options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS),
     maxPendingHandshakes: positiveInt("maxPendingHandshakes", options.maxPendingHandshakes, 64),
     reconnectBaseMs: positiveInt("reconnectBaseMs", options.reconnectBaseMs, 100),
     reconnectMaxMs: positiveInt("reconnectMaxMs", options.reconnectMaxMs, 5000),
@@ -210,6 +231,41 @@ function zeroDrops(): Record<DropReason, number> {
 
 function isClosed(conn: Conn): boolean {
   return conn.phase === "closed";
+}
+
+/**
+ * Which pending inbound handshake a newcomer evicts when the table is full. In order: one still
+ * waiting for the peer's HELLO before one whose member HELLO arrived (a member's own handshake
+ * gets there within a round trip, so a flood of idle sockets only evicts itself); then one from
+ * the remote address holding the most pending handshakes (a flooding address evicts its own);
+ * then the oldest. Refusing the newcomer instead let an attacker holding every slot with idle
+ * sockets lock members out for as long as it kept re-dialing.
+ */
+function evictionVictim(pending: readonly Conn[]): Conn | undefined {
+  const address = (c: Conn): string => c.socket.remoteAddress ?? "";
+  const perAddress = new Map<string, number>();
+  for (const c of pending) perAddress.set(address(c), (perAddress.get(address(c)) ?? 0) + 1);
+  // Lexicographic: the smallest key is evicted.
+  const key = (c: Conn): readonly number[] => [c.phase === "hello" ? 0 : 1, -(perAddress.get(address(c)) ?? 0), c.openedAt];
+  let victim: Conn | undefined;
+  let victimKey: readonly number[] = [];
+  for (const c of pending) {
+    const k = key(c);
+    if (victim === undefined || lexLess(k, victimKey)) {
+      victim = c;
+      victimKey = k;
+    }
+  }
+  return victim;
+}
+
+function lexLess(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -241,6 +297,8 @@ export class TcpTransport {
   #handshakesCompleted = 0;
   #idleTimeouts = 0;
   #handlerErrors = 0;
+  /** Per warned drop reason: when it was last logged, and how many were not logged since. */
+  readonly #dropWarnings = new Map<DropReason, { at: number; suppressed: number }>();
 
   private constructor(options: TcpTransportOptions, settings: Settings) {
     this.#identity = options.identity;
@@ -330,7 +388,8 @@ export class TcpTransport {
       if (!(payload instanceof Uint8Array)) return this.#drop("invalidPayload");
       const { maxFrameBytes, maxQueuedBytes, maxQueuedFrames } = this.#settings;
       if (payload.length + SEALED_OVERHEAD_BYTES > maxFrameBytes || payload.length > maxQueuedBytes) {
-        return this.#drop("payloadTooLarge");
+        // Never a peer's fault: the sender built a message no frame can carry, and it is lost.
+        return this.#drop("payloadTooLarge", { peer: peerId, bytes: payload.length, maxBytes: Math.min(maxFrameBytes - SEALED_OVERHEAD_BYTES, maxQueuedBytes) });
       }
       // Raft tolerates loss; queueing for a dead peer would only replay stale heartbeats later.
       if (peer.session === null) return this.#drop("peerDown");
@@ -459,13 +518,16 @@ export class TcpTransport {
 
   #onInbound(socket: Socket): void {
     if (this.#stopped) return void socket.destroy();
-    let pending = 0;
-    for (const c of this.#conns) if (c.role === "acceptor" && c.phase !== "open") pending++;
-    if (pending >= this.#settings.maxPendingHandshakes) {
-      this.#drop("tooManyHandshakes");
-      socket.on("error", () => {});
-      socket.destroy();
-      return;
+    const pending: Conn[] = [];
+    for (const c of this.#conns) if (c.role === "acceptor" && c.phase !== "open") pending.push(c);
+    if (pending.length >= this.#settings.maxPendingHandshakes) {
+      // Evict rather than refuse: a full table must not lock members out (evictionVictim).
+      const victim = evictionVictim(pending);
+      if (victim !== undefined) {
+        this.#drop("tooManyHandshakes");
+        this.#log.debug({ address: victim.socket.remoteAddress, phase: victim.phase }, "transport pending handshake evicted");
+        this.#close(victim, true);
+      }
     }
     this.#attach(socket, "acceptor", null);
   }
@@ -480,6 +542,7 @@ export class TcpTransport {
     });
     const conn: Conn = {
       socket,
+      openedAt: now,
       role,
       decoder: new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES),
       handshake,
@@ -716,7 +779,20 @@ export class TcpTransport {
     }
   }
 
-  #drop(reason: DropReason): void {
+  /** Counts a drop; the reasons in WARNED_DROPS are also logged at warn, rate-limited. */
+  #drop(reason: DropReason, fields?: Record<string, unknown>): void {
     this.#drops[reason]++;
+    if (WARNED_DROPS.has(reason)) this.#warnDrop(reason, fields ?? {});
+  }
+
+  #warnDrop(reason: DropReason, fields: Record<string, unknown>): void {
+    const now = performance.now();
+    const last = this.#dropWarnings.get(reason);
+    if (last !== undefined && now - last.at < DROP_WARN_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    this.#dropWarnings.set(reason, { at: now, suppressed: 0 });
+    this.#log.warn({ reason, ...fields, notLoggedSince: last?.suppressed ?? 0, total: this.#drops[reason] }, "transport dropped an outgoing payload");
   }
 }

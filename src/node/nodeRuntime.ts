@@ -423,8 +423,9 @@ export class NodeRuntime implements NodeService {
     // the largest item of the profile and the main cause of latency.
     if (this.#blocksInFlight >= MAX_BLOCKS_IN_FLIGHT) return;
     this.#cutting = true;
+    let messages: LedgerMessage[] = [];
     try {
-      const messages = this.#mempool.take(this.#config.block.maxMessages, Date.now(), this.#ledgerNonce);
+      messages = this.#mempool.take(this.#config.block.maxMessages, Date.now(), this.#ledgerNonce);
       if (messages.length === 0) return; // all held back for earlier nonces (mempool.ts)
       const entry: LedgerEntry = { type: "block", timestampSec: BigInt(Math.floor(Date.now() / 1000)), messages };
       const outcome = await this.#replicated.propose([encodeEntry(entry)]);
@@ -451,7 +452,9 @@ export class NodeRuntime implements NodeService {
           void this.#cutBlock();
         });
     } catch (error) {
+      // Not proposed (e.g. the log refused it): its messages stay ours and go to the next block.
       this.#log.error({ reason: error instanceof Error ? error.message : String(error) }, "cutting a block failed");
+      this.#requeueMessages(messages);
     } finally {
       this.#cutting = false;
     }

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { loadIdentity } from "../../../src/consensus/identity.ts";
+import { DeltaError } from "../../../src/errors.ts";
 import { ReplicatedLog, type LogMember, type LogTiming } from "../../../src/consensus/replicatedLog.ts";
 
 interface NodeConfig {
@@ -76,7 +77,14 @@ lines.on("line", (line) => {
           return d;
         });
         const started = performance.now();
-        const outcome = await log.propose(data);
+        let outcome: Awaited<ReturnType<typeof log.propose>>;
+        try {
+          outcome = await log.propose(data);
+        } catch (error) {
+          // A refused proposal (e.g. PAYLOAD_TOO_LARGE) answers with its code instead of failing the node.
+          out({ id: cmd.id, event: "reply", accepted: false, error: String(error), code: error instanceof DeltaError ? error.code : undefined });
+          break;
+        }
         if (outcome.accepted) {
           await log.waitForCommit(outcome.lastIndex, outcome.term, 30_000).then(
             (ours) => out({ id: cmd.id, event: "reply", ...outcome, committed: ours, lost: !ours, ms: performance.now() - started }),

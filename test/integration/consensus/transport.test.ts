@@ -11,6 +11,7 @@ import {
   Cluster,
   FrameProxy,
   HandshakenClient,
+  SocketFlood,
   generateIdentity,
   hostileDrops,
   sendRaw,
@@ -138,6 +139,21 @@ describe("TcpTransport between members", () => {
     assert.equal(node.stats().dropped.stopped, 1);
   });
 
+  test("a payload too large for a frame is dropped, counted and logged at warn, rate-limited", async () => {
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const logger: TransportLogger = { warn: (obj, msg) => void warnings.push({ obj: { ...obj }, msg }), info() {}, debug() {} };
+    const c = await cluster(2, { maxFrameBytes: 4096, logger });
+    await c.start(0);
+    await c.start(1);
+    await c.connected(0, 1);
+    for (let k = 0; k < 3; k++) c.node(0).send(c.id(1), Buffer.alloc(8192));
+    assert.equal(c.node(0).stats().dropped.payloadTooLarge, 3);
+    const dropped = warnings.filter((w) => w.msg === "transport dropped an outgoing payload");
+    assert.equal(dropped.length, 1, "one warning for three drops within the interval");
+    assert.deepEqual(dropped[0]?.obj, { reason: "payloadTooLarge", peer: c.id(1), bytes: 8192, maxBytes: 4096 - 41, notLoggedSince: 0, total: 1 });
+    await c.deliver(0, 1, "smaller ones still go");
+  });
+
   test("a peer that stops reading does not stall messages to the other peer", async () => {
     const c = await cluster(3, { maxQueuedFrames: 16 });
     await c.start(1);
@@ -197,6 +213,23 @@ describe("TcpTransport refuses outsiders and hostile bytes", () => {
     await assert.rejects(HandshakenClient.connect(c.identity(0), c.node(1).port, "another-cluster"), /closed during handshake|badHandshake/);
     await waitFor(() => c.node(1).stats().dropped.badHandshake === 1, "wrong cluster refused");
     await c.deliver(0, 1, "members unaffected");
+  });
+
+  test("a flood of idle sockets filling the handshake table does not lock a member out", async () => {
+    const c = await cluster(2); // member 0 has the lower id: it dials member 1
+    const target = await c.start(1);
+    const flood = new SocketFlood(target.port, 256);
+    cleanups.push(() => flood.stop());
+    // Full: 256 idle sockets for 64 slots, each evicted one re-dialing at once.
+    await waitFor(() => target.stats().dropped.tooManyHandshakes >= 256 - 64, "handshake table full");
+    await c.start(0);
+    await waitFor(() => c.node(0).isConnected(c.id(1)) && target.isConnected(c.id(0)), "member connected during the flood", 5000);
+    await c.deliver(0, 1, "through the flood");
+    const evicted = target.stats().dropped.tooManyHandshakes;
+    await waitFor(() => target.stats().dropped.tooManyHandshakes > evicted + 100, "the flood still going");
+    assert.ok(c.node(0).isConnected(c.id(1)), "an authenticated session is never evicted");
+    await flood.stop();
+    await c.deliver(1, 0, "after the flood");
   });
 
   test("garbage, random bytes, mutated and replayed real frames, truncation and oversize are dropped and counted", async () => {

@@ -259,6 +259,48 @@ export async function sendRaw(port: number, chunks: Buffer[], options: { end?: b
   if (!socket.destroyed) await once(socket, "close");
 }
 
+/**
+ * `count` sockets to `port` that never send a byte (they read and discard the server's HELLO) and
+ * re-dial as soon as the server closes them: an attacker holding the handshake table full.
+ */
+export class SocketFlood {
+  readonly #port: number;
+  readonly #sockets = new Set<Socket>();
+  #stopped = false;
+  /** Connections opened so far. */
+  opened = 0;
+
+  constructor(port: number, count: number) {
+    this.#port = port;
+    for (let i = 0; i < count; i++) this.#open();
+  }
+
+  #open(): void {
+    if (this.#stopped) return;
+    const socket = connect({ host: HOST, port: this.#port });
+    this.opened++;
+    this.#sockets.add(socket);
+    socket.on("error", () => {});
+    socket.resume(); // read, so the server's close is seen at once
+    socket.on("close", () => {
+      this.#sockets.delete(socket);
+      setImmediate(() => this.#open());
+    });
+  }
+
+  /** Stops re-dialing and closes every socket; resolves once all are closed. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(
+      [...this.#sockets].map(async (socket) => {
+        const closed = once(socket, "close");
+        socket.destroy();
+        await closed;
+      }),
+    );
+  }
+}
+
 /** A hand-driven client that completes a real handshake as member `identity`, then sends what it likes. */
 export class HandshakenClient {
   readonly socket: Socket;

@@ -9,11 +9,12 @@ import type { AppendMessage, ConsensusMessage } from "../../../src/consensus/mes
 import { tryParseMessage, tryParseVoteRequest } from "../../../src/consensus/messages.ts";
 import type { LogCore, LogCoreConfig, Ready } from "../../../src/consensus/logCore.ts";
 import { createLogCore, lastIndex, restoreLogCore, step } from "../../../src/consensus/logCore.ts";
+import { encodeMessage, entryWireBytes } from "../../../src/consensus/wire.ts";
 
 const MEMBERS = ["a", "b", "c"];
 
 function config(self: string, members: readonly string[] = MEMBERS): LogCoreConfig {
-  return { self, members, electionTimeoutTicks: 10, heartbeatTicks: 2, maxInflight: 4, maxBatchEntries: 16, termStartEntry: false };
+  return { self, members, electionTimeoutTicks: 10, heartbeatTicks: 2, maxInflight: 4, maxBatchEntries: 16, maxBatchBytes: 1 << 20, maxInflightBytes: 1 << 22, termStartEntry: false };
 }
 
 const bytes = (n: number): Uint8Array => Uint8Array.of(n);
@@ -308,5 +309,152 @@ describe("messages: validation at the boundary", () => {
     assert.equal(tryParseVoteRequest({ term: 2, candidate: "", lastIndex: 0, lastTerm: 0 }).ok, false);
     assert.equal(tryParseVoteRequest({ term: 2, candidate: "a" }).ok, false);
     assert.equal(tryParseVoteRequest(undefined).ok, false);
+  });
+});
+
+// ---- append size: the transport drops any frame over its cap, so appends must stay under it ----
+
+/** Estimated wire bytes of an append's entries, as the core counts them against its budgets. */
+function batchBytes(m: AppendMessage): number {
+  return m.entries.reduce((sum, e) => sum + entryWireBytes(e.data.length), 0);
+}
+
+/** The appends in `r` addressed to `to`. */
+function appendsTo(r: Ready, to: string): AppendMessage[] {
+  return r.messages.flatMap((m) => (m.to === to && m.message.type === "append" ? [m.message] : []));
+}
+
+/** A leader `a` of term 1, established by an ack from `b`, with `sizes` for its byte budgets. */
+function sizedLeader(sizes: Partial<LogCoreConfig>): LogCore {
+  const a = createLogCore({ ...config("a"), maxInflight: 16, ...sizes });
+  step(a, { kind: "leadership", role: "leader", term: 1, leader: "a" });
+  deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 0, rejectIndex: 0, hint: 0 });
+  return a;
+}
+
+const blobs = (...sizes: number[]): Uint8Array[] => sizes.map((n, k) => new Uint8Array(n).fill(k + 1));
+
+/** Encoded size of a message as the transport would carry it (the JSON the driver sends, Mokka's envelope aside). */
+function encodedBytes(message: ConsensusMessage): number {
+  return Buffer.byteLength(JSON.stringify(encodeMessage(message)));
+}
+
+interface CatchUpRun {
+  readonly caughtUp: boolean;
+  readonly ticks: number;
+  /** Messages the emulated transport dropped for exceeding its frame cap. */
+  readonly oversizeDrops: number;
+  /** Appends with more than one entry whose entries exceed maxBatchBytes. */
+  readonly overBudget: number;
+}
+
+/**
+ * Leader `a` commits `data` (one proposal per item) with `b` while `c` is cut off, then `c` comes
+ * back. Messages travel through an emulated transport that, like TcpTransport, silently drops any
+ * message encoding to more than `frameCap` bytes. Runs until `c` holds and has committed the
+ * leader's whole log, or `maxTicks` heartbeat rounds pass.
+ */
+function catchUp(sizes: Partial<LogCoreConfig>, data: readonly Uint8Array[], frameCap: number, maxTicks: number): CatchUpRun {
+  const cores = new Map<string, LogCore>([
+    ["a", createLogCore({ ...config("a"), ...sizes })],
+    ["b", createLogCore({ ...config("b"), ...sizes })],
+    ["c", createLogCore({ ...config("c"), ...sizes })],
+  ]);
+  const a = cores.get("a")!;
+  const c = cores.get("c")!;
+  let cutOff = true;
+  let oversizeDrops = 0;
+  let overBudget = 0;
+  const queue: { from: string; to: string; message: ConsensusMessage }[] = [];
+  const post = (from: string, r: Ready): void => {
+    for (const m of r.messages) queue.push({ from, to: m.to, message: m.message });
+  };
+  const drain = (): void => {
+    for (let k = 0; k < 100_000 && queue.length > 0; k++) {
+      const m = queue.shift()!;
+      if (cutOff && (m.to === "c" || m.from === "c")) continue;
+      if (m.message.type === "append" && m.message.entries.length > 1 && batchBytes(m.message) > (sizes.maxBatchBytes ?? config("a").maxBatchBytes)) overBudget++;
+      if (encodedBytes(m.message) > frameCap) {
+        oversizeDrops++;
+        continue;
+      }
+      post(m.to, deliver(cores.get(m.to)!, m.from, m.message));
+    }
+  };
+  post("a", step(a, { kind: "leadership", role: "leader", term: 1, leader: "a" }));
+  drain();
+  for (const d of data) {
+    const r = step(a, { kind: "propose", data: [d] });
+    assert.equal(r.proposal?.accepted, true, "the leader takes the proposal");
+    post("a", r);
+    drain();
+  }
+  assert.equal(a.commitIndex, data.length, "a and b commit without c");
+  assert.equal(lastIndex(c), 0);
+  cutOff = false;
+  for (let t = 1; t <= maxTicks; t++) {
+    for (const [id, core] of cores) post(id, step(core, { kind: "tick" }));
+    drain();
+    if (lastIndex(c) === lastIndex(a) && c.commitIndex === a.commitIndex) return { caughtUp: true, ticks: t, oversizeDrops, overBudget };
+  }
+  return { caughtUp: false, ticks: maxTicks, oversizeDrops, overBudget };
+}
+
+describe("log core: append size", () => {
+  it("an append carries at most maxBatchBytes of entries, by estimated wire size", () => {
+    const per = entryWireBytes(1000);
+    const a = sizedLeader({ maxBatchBytes: 3 * per });
+    const r = step(a, { kind: "propose", data: blobs(...Array.from({ length: 10 }, () => 1000)) });
+    const toB = appendsTo(r, "b");
+    assert.deepEqual(toB.map((m) => m.entries.length), [3, 3, 3, 1]);
+    for (const m of toB) assert.ok(batchBytes(m) <= 3 * per);
+    assert.deepEqual(toB.map((m) => m.prevIndex), [0, 3, 6, 9], "consecutive, pipelined");
+  });
+
+  it("an entry over the budget still goes, alone, and the entries after it follow", () => {
+    const a = sizedLeader({ maxBatchBytes: 2000 });
+    assert.ok(entryWireBytes(5000) > 2000 && 2 * entryWireBytes(100) <= 2000);
+    const r = step(a, { kind: "propose", data: blobs(100, 5000, 100, 100) });
+    const toB = appendsTo(r, "b");
+    assert.deepEqual(toB.map((m) => m.entries.map((e) => e.data.length)), [[100], [5000], [100, 100]]);
+  });
+
+  it("pipelines appends up to maxInflightBytes, and always sends one when none is in flight", () => {
+    const per = entryWireBytes(1000);
+    const a = sizedLeader({ maxBatchBytes: per, maxInflightBytes: 3 * per });
+    const r = step(a, { kind: "propose", data: blobs(...Array.from({ length: 10 }, () => 1000)) });
+    assert.deepEqual(appendsTo(r, "b").map((m) => m.prevIndex), [0, 1, 2], "three appends' worth of bytes in flight");
+    const more = deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1, rejectIndex: 0, hint: 0 });
+    assert.deepEqual(appendsTo(more, "b").map((m) => m.prevIndex), [3], "an ack frees room for one more");
+
+    const tight = sizedLeader({ maxBatchBytes: 4 * per, maxInflightBytes: 1 });
+    const one = step(tight, { kind: "propose", data: blobs(1000, 1000) });
+    assert.deepEqual(appendsTo(one, "b").map((m) => m.entries.length), [2], "one append even over the in-flight budget");
+    assert.deepEqual(appendsTo(step(tight, { kind: "propose", data: blobs(1000) }), "b"), [], "then none until acked");
+  });
+
+  it("refuses byte budgets that are not positive integers", () => {
+    for (const bad of [{ maxBatchBytes: 0 }, { maxInflightBytes: -1 }, { maxBatchBytes: 1.5 }, { maxInflightBytes: Number.NaN }]) {
+      assert.throws(() => createLogCore({ ...config("a"), ...bad }), (e: unknown) => e instanceof DeltaError && e.code === "INVALID_CONFIG", JSON.stringify(bad));
+    }
+  });
+
+  it("a follower far behind with large entries catches up over a transport that drops oversized frames", () => {
+    // 40 entries of 10 kB (13.8 kB each on the wire, 550 kB in all) and one of 100 kB (133 kB on
+    // the wire: over the byte budget, under the frame cap), against a 200 kB frame cap.
+    const frameCap = 200_000;
+    const data = [...blobs(...Array.from({ length: 20 }, () => 10_000)), ...blobs(100_000), ...blobs(...Array.from({ length: 20 }, () => 10_000))];
+    const run = catchUp({ maxBatchBytes: frameCap / 4, maxInflightBytes: frameCap }, data, frameCap, 50);
+    assert.equal(run.oversizeDrops, 0, "no append ever exceeded the frame cap");
+    assert.equal(run.overBudget, 0, "no multi-entry append exceeded the byte budget");
+    assert.ok(run.caughtUp, `caught up within 50 heartbeat rounds: ${JSON.stringify(run)}`);
+  });
+
+  it("(control) without a byte budget the same follower never catches up: its catch-up append is always too big", () => {
+    const frameCap = 200_000;
+    const data = blobs(...Array.from({ length: 40 }, () => 10_000));
+    const run = catchUp({ maxBatchBytes: Number.MAX_SAFE_INTEGER, maxInflightBytes: Number.MAX_SAFE_INTEGER }, data, frameCap, 50);
+    assert.equal(run.caughtUp, false);
+    assert.ok(run.oversizeDrops >= 10, `the leader kept resending the oversized append: ${JSON.stringify(run)}`);
   });
 });

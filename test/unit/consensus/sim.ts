@@ -77,7 +77,12 @@ interface InFlight {
 
 /** Mokka's follower timeout, in ticks. */
 const ELECTION_TICKS = 10;
-const CONFIG = { electionTimeoutTicks: 12, heartbeatTicks: 3, maxInflight: 4, maxBatchEntries: 6, termStartEntry: true };
+/**
+ * Entries are 0-3 bytes, so each costs 512-516 estimated wire bytes (wire.ts entryWireBytes): the
+ * byte budgets cap a full append at 3 entries and the in-flight appends at 7 entries, so the byte
+ * limits and the count limits (maxBatchEntries, maxInflight) each bind some of the time.
+ */
+const CONFIG = { electionTimeoutTicks: 12, heartbeatTicks: 3, maxInflight: 4, maxBatchEntries: 6, maxBatchBytes: 1_600, maxInflightBytes: 4_000, termStartEntry: true };
 
 /** Runs one seed; throws SimFailure (with a trace of the last events) when an invariant breaks. */
 export function runSim(opts: SimOptions): SimResult {
