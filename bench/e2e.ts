@@ -10,7 +10,8 @@
  * 3. submit-to-answer latency of single POST /v1/transfers at a steady 1,000/s offered.
  * Prints a table and writes bench/results/e2e.json. Env: BENCH_E2E_SECONDS (default 20),
  * BENCH_E2E_ROUNDS (pre-signed transfers per account for phase 2, default 400: enough that the
- * load lasts the whole measured time; the run fails if they run out before it).
+ * load lasts the whole measured time; the run fails if they run out before it), BENCH_E2E_KEEP
+ * (set: keep the nodes' configs, data and logs).
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -224,5 +225,7 @@ try {
 } finally {
   await cluster?.stop();
   await chain.close();
-  rmSync(dir, { recursive: true, force: true });
+  // BENCH_E2E_KEEP=1 keeps the nodes' configs, data and logs for a look afterwards.
+  if (process.env["BENCH_E2E_KEEP"] === undefined) rmSync(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
 }

@@ -164,16 +164,27 @@ export class Mempool {
     if (max <= 0 || this.#hashes.size === 0) return out;
     this.#pruneHints(nowMs, ledgerNonce);
     const heads: Head[] = [];
+    const runs: { readonly signer: string; readonly queue: Waiting[]; readonly n: number; readonly next: bigint; readonly moved: boolean }[] = [];
     let ready = 0;
     for (const [signer, queue] of this.#bySigner) {
-      const n = this.#readyRun(signer, queue, nowMs, ledgerNonce);
-      if (n === 0) continue;
-      ready += n;
+      const run = this.#readyRun(signer, queue, nowMs, ledgerNonce);
+      if (run.n === 0) continue;
+      ready += run.n;
+      runs.push({ signer, queue, ...run });
       heads.push({ signer, fee: feeOf(queue[0]!.m) });
     }
     if (ready <= max) {
       // Everything ready fits: no ordering by fee is needed, only nonce order per account.
-      for (const { signer } of heads) while (this.#takeHeadIfReady(signer, nowMs, ledgerNonce, out)) {}
+      for (const { signer, queue, n, next, moved } of runs) {
+        for (let i = 0; i < n; i++) {
+          const w = queue[i]!;
+          this.#hashes.delete(w.m.hash);
+          out.push(w.m);
+        }
+        if (n === queue.length) this.#bySigner.delete(signer);
+        else queue.splice(0, n);
+        if (moved) this.#setHint(signer, next, nowMs);
+      }
       return out;
     }
     const heap = new HeadHeap(heads);
@@ -208,16 +219,29 @@ export class Mempool {
     return nowMs - w.atMs >= this.#gapHoldMs || w.m.nonce <= this.#expected(signer, ledgerNonce);
   }
 
-  /** How many of `queue`'s messages are ready now, from its head. */
-  #readyRun(signer: string, queue: readonly Waiting[], nowMs: number, ledgerNonce: LedgerNonce): number {
-    let expected = this.#expected(signer, ledgerNonce);
+  /**
+   * How many of `queue`'s messages are ready now, from its head; the account's next nonce once
+   * they are taken, and whether they move it.
+   */
+  #readyRun(signer: string, queue: readonly Waiting[], nowMs: number, ledgerNonce: LedgerNonce): { n: number; next: bigint; moved: boolean } {
+    const first = this.#expected(signer, ledgerNonce);
+    let expected = first;
     let n = 0;
     for (const w of queue) {
       if (w.m.nonce > expected && nowMs - w.atMs < this.#gapHoldMs) break;
       if (w.m.nonce === expected) expected++; // one let go after its hold is a gap: it moves nothing
       n++;
     }
-    return n;
+    return { n, next: expected, moved: expected !== first };
+  }
+
+  #setHint(signer: string, next: bigint, nowMs: number): void {
+    const hint = this.#hints.get(signer);
+    if (hint === undefined) this.#hints.set(signer, { next, atMs: nowMs });
+    else {
+      hint.next = next;
+      hint.atMs = nowMs;
+    }
   }
 
   /** Moves the account's head into `out` if it is ready; false otherwise or when none is left. */
@@ -232,14 +256,7 @@ export class Mempool {
     // Only the expected nonce moves the hint. One below it is a repeat; one above it was let go
     // after its hold and the ledger will refuse it as a gap: counting it would make the next
     // out-of-order sends of this account skip their hold.
-    if (w.m.nonce === this.#expected(signer, ledgerNonce)) {
-      const hint = this.#hints.get(signer);
-      if (hint === undefined) this.#hints.set(signer, { next: w.m.nonce + 1n, atMs: nowMs });
-      else {
-        hint.next = w.m.nonce + 1n;
-        hint.atMs = nowMs;
-      }
-    }
+    if (w.m.nonce === this.#expected(signer, ledgerNonce)) this.#setHint(signer, w.m.nonce + 1n, nowMs);
     return true;
   }
 
