@@ -109,6 +109,23 @@ const CURSOR_SHARE_MS = 5_000;
 /** Blocks the leader keeps proposed but uncommitted at once (see #cutBlock). */
 const MAX_BLOCKS_IN_FLIGHT = 2;
 
+/** GET /v1/transfers/:hash's answer for transfer `t` (addresses checksummed, amounts decimal). */
+function transferView(t: Extract<LedgerMessage, { kind: "transfer" }>, status: TransferView["status"], index: number | null, epoch: string | null): TransferView {
+  return {
+    hash: t.hash,
+    status,
+    index,
+    epoch,
+    from: checksumAddress(t.from),
+    to: checksumAddress(t.to),
+    token: checksumAddress(t.token),
+    amount: t.amount.toString(),
+    fee: t.fee.toString(),
+    nonce: t.nonce.toString(),
+    deadline: t.deadline.toString(),
+  };
+}
+
 /** The running node. `start()` builds it; `stop()` ends everything it began. */
 export class NodeRuntime implements NodeService {
   readonly #config: Config;
@@ -779,44 +796,13 @@ export class NodeRuntime implements NodeService {
 
   transfer(hash: string): TransferView | undefined {
     const m = getMessage(this.#ledger, hash);
-    if (m === undefined) return this.#pendingTransfer(hash);
-    if (m.message.kind !== "transfer") return undefined;
-    const t = m.message;
-    return {
-      hash: m.hash,
-      status: m.status,
-      index: m.index,
-      epoch: m.epoch.toString(),
-      from: checksumAddress(t.from),
-      to: checksumAddress(t.to),
-      token: checksumAddress(t.token),
-      amount: t.amount.toString(),
-      fee: t.fee.toString(),
-      nonce: t.nonce.toString(),
-      deadline: t.deadline.toString(),
-    };
-  }
-
-  /** A transfer this node accepted and holds until its verdict: `pending`, no index or epoch yet. */
-  #pendingTransfer(hash: string): TransferView | undefined {
+    if (m !== undefined) return m.message.kind === "transfer" ? transferView(m.message, m.status, m.index, m.epoch.toString()) : undefined;
+    // Not applied here: a transfer this node accepted and holds until its verdict is pending.
     const t = this.#pending.get(hash.toLowerCase())?.message;
-    if (t === undefined || t.kind !== "transfer") return undefined;
-    return {
-      hash: t.hash,
-      status: "pending",
-      index: null,
-      epoch: null,
-      from: checksumAddress(t.from),
-      to: checksumAddress(t.to),
-      token: checksumAddress(t.token),
-      amount: t.amount.toString(),
-      fee: t.fee.toString(),
-      nonce: t.nonce.toString(),
-      deadline: t.deadline.toString(),
-    };
+    return t?.kind === "transfer" ? transferView(t, "pending", null, null) : undefined;
   }
 
-    epoch(epoch?: bigint): EpochView | undefined {
+  epoch(epoch?: bigint): EpochView | undefined {
     const n = epoch ?? getEpochHeads(this.#ledger).openEpoch;
     const e = getEpochSummary(this.#ledger, n);
     if (e === undefined) return undefined;

@@ -12,19 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseConfig } from "../../../src/node/config.ts";
+import { goodConfig, member } from "../../unit/node/configFixture.ts";
 
 const NODE_ENTRY = new URL("../../../src/node.ts", import.meta.url).pathname;
 /** Generous for a process that only reads and validates a file (node start-up with type stripping takes about 1 s here). */
 const EXIT_DEADLINE_MS = 30_000;
 
-const member = (i: number) => ({
-  id: i.toString(16).padStart(64, "0"),
-  host: "127.0.0.1",
-  port: 7100 + i,
-  mokkaPublicKey: `02${i.toString(16).padStart(64, "0")}`,
-  rest: `http://127.0.0.1:${7000 + i}`,
-  address: `0x${i.toString(16).padStart(40, "0")}`,
-});
 
 interface Run {
   readonly code: number | null;
@@ -54,18 +47,7 @@ describe("a node started with a bad config (real process)", { timeout: 90_000 },
   const dir = mkdtempSync(join(tmpdir(), "delta-badconfig-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const dataDir = join(dir, "data");
-  const good = {
-    restPort: 7001,
-    dataDir,
-    clusterId: "c",
-    identitySeed: "11".repeat(32),
-    mokkaPrivateKey: "22".repeat(32),
-    validatorPrivateKey: "33".repeat(32),
-    members: [member(1), member(2), member(3)],
-    adminToken: "0123456789abcdef",
-    feeRecipient: `0x${"44".repeat(20)}`,
-    chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 1337, bridge: `0x${"55".repeat(20)}` },
-  };
+  const good = goodConfig(dataDir);
 
   it("lists every bad field and exits non-zero, echoing no secret and creating nothing", async () => {
     // The base passes the schema, so the fields below are the only bad ones.

@@ -6,27 +6,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DeltaError } from "../../../src/errors.ts";
 import { loadConfig, parseConfig } from "../../../src/node/config.ts";
+import { goodConfig, member } from "./configFixture.ts";
 
-const member = (i: number) => ({
-  id: i.toString(16).padStart(64, "0"),
-  host: "127.0.0.1",
-  port: 7100 + i,
-  mokkaPublicKey: `02${i.toString(16).padStart(64, "0")}`,
-  rest: `http://127.0.0.1:${7000 + i}`,
-  address: `0x${i.toString(16).padStart(40, "0")}`,
-});
-const good = {
-  restPort: 7001,
-  dataDir: "/tmp/x",
-  clusterId: "c",
-  identitySeed: "11".repeat(32),
-  mokkaPrivateKey: "22".repeat(32),
-  validatorPrivateKey: "33".repeat(32),
-  members: [member(1), member(2), member(3)],
-  adminToken: "0123456789abcdef",
-  feeRecipient: `0x${"44".repeat(20)}`,
-  chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 1337, bridge: `0x${"55".repeat(20)}` },
-};
+const good = goodConfig("/tmp/x");
 
 describe("node config", () => {
   const dir = mkdtempSync(join(tmpdir(), "delta-config-"));
