@@ -238,7 +238,8 @@ function isClosed(conn: Conn): boolean {
  * waiting for the peer's HELLO before one whose member HELLO arrived (a member's own handshake
  * gets there within a round trip, so a flood of idle sockets only evicts itself); then one from
  * the remote address holding the most pending handshakes (a flooding address evicts its own);
- * then the oldest. Refusing the newcomer instead let an attacker holding every slot with idle
+ * then the oldest. (HELLOs carry public ids, so an attacker can reach the second phase too: the
+ * order favours members only against a flood of idle sockets.) Refusing the newcomer instead let an attacker holding every slot with idle
  * sockets lock members out for as long as it kept re-dialing.
  */
 function evictionVictim(pending: readonly Conn[]): Conn | undefined {

@@ -44,8 +44,8 @@ export const ConfigSchema = z.strictObject({
     rpcUrl: z.url(),
     chainId: z.int().positive(),
     bridge: addressHex,
-    /** Blocks on top of a deposit's before it is credited (1 on the devnet; see docs/node.md). */
-    confirmations: z.int().min(1).max(10_000).default(1), // 1 = the block that holds the deposit, and no more
+    /** Confirmations before a deposit is credited, counting its own block (1: credited once mined, as on the devnet; see docs/node.md). */
+    confirmations: z.int().min(1).max(10_000).default(1),
     pollMs: z.int().min(10).default(500),
     /** First block to scan for deposits (the bridge's deployment block). */
     fromBlock: z.int().min(0).default(0),

@@ -208,6 +208,15 @@ export class Mempool {
     return out;
   }
 
+  /**
+   * Forgets what this leader assumed about `m`'s account beyond the ledger: `m` was refused, or
+   * its block did not go through, so the nonces after it are not in line. Forgetting can only
+   * make a message wait (up to gapHoldMs), never refuse it.
+   */
+  forgetNonce(m: LedgerMessage): void {
+    this.#hints.delete(signerOf(m));
+  }
+
   /** The nonce the account's next message should carry, as far as this leader knows. */
   #expected(signer: string, ledgerNonce: LedgerNonce): bigint {
     const fromLedger = ledgerNonce(signer);

@@ -77,6 +77,8 @@ const ANSWER_BOUND_MS = 30_000;
  * (about 1-2 s here), so an ordinary leader change still keeps clients waiting, not failing.
  */
 const NO_LEADER_FAIL_FAST_MS = 3_000;
+/** Seconds past its deadline before intake refuses a message itself (else the leader's block time decides). */
+const EARLY_DEADLINE_MARGIN_SEC = 5n;
 /**
  * A forward the leader has given no verdict on in this time is sent again (to whoever leads
  * then): forwards are fire and forget, so one lost with a dropped connection is found this way.
@@ -301,10 +303,13 @@ export class NodeRuntime implements NodeService {
     }
     const result = applyEntry(this.#ledger, entry);
     if (result.type === "block") {
-      for (const r of result.results) {
-        const entry = this.#pending.get(r.hash);
-        if (entry !== undefined && !entry.relayed) this.#pending.settle(r.hash, this.#verdictFor(entry, committedView(r)));
-      }
+      result.results.forEach((r, i) => {
+        const pending = this.#pending.get(r.hash);
+        if (pending !== undefined && !pending.relayed) this.#pending.settle(r.hash, this.#verdictFor(pending, committedView(r)));
+        // A refused message did not use its nonce: the mempool must not count on it.
+        const m = entry.type === "block" ? entry.messages[i] : undefined;
+        if (r.status === "rejected" && m !== undefined) this.#mempool.forgetNonce(m);
+      });
     } else if (result.type === "deposit") {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
     } else if (result.type === "seal") {
@@ -339,6 +344,7 @@ export class NodeRuntime implements NodeService {
   #requeueMessages(messages: readonly LedgerMessage[]): void {
     const entries: PendingMessage[] = [];
     for (const m of messages) {
+      this.#mempool.forgetNonce(m); // its block did not go through: its nonce is not used
       const e = this.#pending.get(m.hash);
       if (e !== undefined) entries.push(e);
     }
@@ -359,7 +365,10 @@ export class NodeRuntime implements NodeService {
       const expired = this.#pending.expire(now, errorItem("NO_LEADER", `no leader committed the message within ${ANSWER_BOUND_MS / 1000} s; retry`));
       if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
     }
-    if (this.#replicated.status().leader === null) this.#leaderlessSinceMs ??= now;
+    // No leader known, or this node is named leader but cannot propose (Mokka never demotes a
+    // leader that lost its majority: docs/consensus.md). A moment of either is an election.
+    const s = this.#replicated.status();
+    if (s.leader === null || (s.leader === this.#self.id && !s.canPropose)) this.#leaderlessSinceMs ??= now;
     else this.#leaderlessSinceMs = undefined;
     this.#checkForwards(now);
     void this.#cutBlock();
@@ -426,8 +435,9 @@ export class NodeRuntime implements NodeService {
       this.#watcher = undefined;
       void w.stop();
     }
-    if (!leading && this.#mempool.size > 0) {
-      // We will not order these: they go to the next leader, their clients keep waiting.
+    if (!leading) {
+      // We will not order these: they go to the next leader, their clients keep waiting. (Also
+      // forgets what the mempool knew of accounts' next nonces.)
       this.#requeueMessages(this.#mempool.takeAll());
     }
   }
@@ -502,7 +512,8 @@ export class NodeRuntime implements NodeService {
     const now = Date.now();
     const fresh: PendingMessage[] = [];
     const answers = messages.map((m) => {
-      const refusal = checkEarly ? this.#refusedEarly(m, now) : undefined;
+      // A copy already pending here joins it unchecked: the first copy may already be in a block.
+      const refusal = checkEarly && this.#pending.get(m.hash) === undefined ? this.#refusedEarly(m, now) : undefined;
       if (refusal !== undefined) return refusal;
       const added = this.#pending.add(m, now, ANSWER_BOUND_MS);
       if (added.isNew) fresh.push(added.entry);
@@ -515,8 +526,10 @@ export class NodeRuntime implements NodeService {
   /**
    * The verdict on a message that can never commit, given what this node's ledger has applied:
    * its hash already committed (DUPLICATE, so a client retrying after a timeout learns it went
-   * through), a nonce the account has used, a deadline already past. All three only become more
-   * true as the ledger moves on, so refusing here agrees with what the ledger would say later,
+   * through), a nonce the account has used, a deadline clearly past. All three only become more
+   * true as the ledger moves on, so refusing here agrees with what the ledger would decide later
+   * (the code may differ: for a committed hash the ledger, checking the nonce first, says
+   * NONCE_REUSED; both are 409),
    * and such a message costs no log space however often it is replayed. Checked by the node a
    * client sends it to (the leader does not check forwards again).
    */
@@ -527,8 +540,10 @@ export class NodeRuntime implements NodeService {
     }
     const next = getNextNonce(this.#ledger, m.kind === "transfer" ? m.from : m.account);
     if (m.nonce < next) return errorItem("NONCE_REUSED", `nonce ${m.nonce} is used; the account's next nonce is ${next}`);
+    // The leader's block time decides (PROTOCOL.md §1); refuse early only when it is clear even
+    // with a few seconds of clock difference between this node and the leader.
     const nowSec = BigInt(Math.floor(nowMs / 1000));
-    if (m.deadline < nowSec) return errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before now (${nowSec})`);
+    if (m.deadline + EARLY_DEADLINE_MARGIN_SEC < nowSec) return errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before now (${nowSec})`);
     return undefined;
   }
 

@@ -119,6 +119,18 @@ describe("Mempool", () => {
     }
   });
 
+  it("forgets an account's taken nonces once told its message was refused (the gap hold works again)", () => {
+    const m = new Mempool({ gapHoldMs: 1_000 });
+    const first = t(A, 0n, 0n);
+    m.add(first, 0);
+    assert.deepEqual(m.take(10, 0, zero).map((x) => x.nonce), [0n]); // then refused by the ledger: its nonce stays 0
+    m.forgetNonce(first);
+    m.add(t(A, 1n, 0n), 10); // the client sends 0 and 1 again, 1 arrives first
+    assert.deepEqual(m.take(10, 20, zero), [], "1 waits for 0 again");
+    m.add(t(A, 0n, 0n), 30);
+    assert.deepEqual(m.take(10, 40, zero).map((x) => x.nonce), [0n, 1n]);
+  });
+
   it("takeAll empties it, held messages included", () => {
     const m = new Mempool();
     m.add(t(A, 9n, 0n), 0);
