@@ -11,10 +11,11 @@
  * ledger's, or the one after what the leader already put in a block) waits up to `gapHoldMs` for
  * its predecessors; after that it goes into a block anyway and the ledger refuses it (NONCE_GAP).
  *
- * Cost: `take` touches only the accounts whose queue it takes from or holds back, plus a heap of
- * account heads when more are ready than the block takes (O(k log n) for k messages from n
- * accounts). An earlier version scanned every account for every message it took, which made one
- * block of 2,000 from 50,000 waiting accounts cost seconds of the leader's event loop.
+ * Cost: `take` looks at the accounts not held back (an account held waits aside until its hold
+ * ends or it gets a message), plus a heap of account heads when more are ready than the block
+ * takes (O(k log n) for k messages from n accounts). An earlier version scanned every account for
+ * every message it took, which made one block of 2,000 from 50,000 waiting accounts cost seconds
+ * of the leader's event loop.
  */
 import type { LedgerMessage } from "../ledger/index.ts";
 
@@ -107,12 +108,67 @@ class HeadHeap {
   }
 }
 
+/** Held accounts by the end of their hold: a binary min-heap of (untilMs, signer); stale pairs are skipped by the caller. */
+class HoldHeap {
+  readonly #items: { readonly until: number; readonly signer: string }[] = [];
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  peek(): { readonly until: number; readonly signer: string } | undefined {
+    return this.#items[0];
+  }
+
+  push(until: number, signer: string): void {
+    const items = this.#items;
+    items.push({ until, signer });
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.until <= items[i]!.until) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const items = this.#items;
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      let least = i;
+      if (l < items.length && items[l]!.until < items[least]!.until) least = l;
+      if (l + 1 < items.length && items[l + 1]!.until < items[least]!.until) least = l + 1;
+      if (least === i) return;
+      [items[i], items[least]] = [items[least]!, items[i]!];
+      i = least;
+    }
+  }
+
+  clear(): void {
+    this.#items.length = 0;
+  }
+}
+
 export class Mempool {
   /** Per signer, messages sorted by nonce (equal nonces in arrival order). */
   readonly #bySigner = new Map<string, Waiting[]>();
   readonly #hashes = new Set<string>();
   /** Per signer, the nonce after the last message this leader put in a block. */
   readonly #hints = new Map<string, NonceHint>();
+  /**
+   * Accounts with messages whose head waits for earlier nonces, and when that hold ends. `take`
+   * looks only at the other accounts (`#active`), so messages held back cost nothing per block
+   * however many wait: a flood of gapped messages from throwaway keys would otherwise make every
+   * block scan all of them. An account comes back when it gets a message or its hold ends.
+   */
+  readonly #heldUntil = new Map<string, number>();
+  readonly #holds = new HoldHeap();
+  /** Accounts with messages and no hold: the ones `take` looks at. */
+  readonly #active = new Set<string>();
   readonly #gapHoldMs: number;
 
   constructor(options: { readonly gapHoldMs?: number } = {}) {
@@ -133,6 +189,9 @@ export class Mempool {
     this.#hashes.add(m.hash);
     const key = signerOf(m);
     const w: Waiting = { m, atMs: nowMs };
+    // New message, new chance: it may be the nonce the held head waits for.
+    this.#heldUntil.delete(key);
+    this.#active.add(key);
     const queue = this.#bySigner.get(key);
     if (queue === undefined) {
       this.#bySigner.set(key, [w]);
@@ -163,12 +222,21 @@ export class Mempool {
     const out: LedgerMessage[] = [];
     if (max <= 0 || this.#hashes.size === 0) return out;
     this.#pruneHints(nowMs, ledgerNonce);
+    this.#releaseHolds(nowMs);
     const heads: Head[] = [];
     const runs: { readonly signer: string; readonly queue: Waiting[]; readonly n: number; readonly next: bigint; readonly moved: boolean }[] = [];
     let ready = 0;
-    for (const [signer, queue] of this.#bySigner) {
+    for (const signer of this.#active) {
+      const queue = this.#bySigner.get(signer);
+      if (queue === undefined || queue.length === 0) {
+        this.#active.delete(signer);
+        continue;
+      }
       const run = this.#readyRun(signer, queue, nowMs, ledgerNonce);
-      if (run.n === 0) continue;
+      if (run.n === 0) {
+        this.#hold(signer, queue[0]!.atMs + this.#gapHoldMs);
+        continue;
+      }
       ready += run.n;
       runs.push({ signer, queue, ...run });
       heads.push({ signer, fee: feeOf(queue[0]!.m) });
@@ -181,8 +249,10 @@ export class Mempool {
           this.#hashes.delete(w.m.hash);
           out.push(w.m);
         }
-        if (n === queue.length) this.#bySigner.delete(signer);
-        else queue.splice(0, n);
+        if (n === queue.length) {
+          this.#bySigner.delete(signer);
+          this.#active.delete(signer);
+        } else queue.splice(0, n); // the rest wait for earlier nonces: the next take holds the account
         if (moved) this.#setHint(signer, next, nowMs);
       }
       return out;
@@ -205,7 +275,28 @@ export class Mempool {
     this.#bySigner.clear();
     this.#hashes.clear();
     this.#hints.clear();
+    this.#heldUntil.clear();
+    this.#holds.clear();
+    this.#active.clear();
     return out;
+  }
+
+  /** Sets `signer` aside until `untilMs` (its head's hold ends) or its next message. */
+  #hold(signer: string, untilMs: number): void {
+    this.#active.delete(signer);
+    this.#heldUntil.set(signer, untilMs);
+    this.#holds.push(untilMs, signer);
+  }
+
+  /** Brings back the accounts whose hold has ended. */
+  #releaseHolds(nowMs: number): void {
+    for (let h = this.#holds.peek(); h !== undefined && h.until <= nowMs; h = this.#holds.peek()) {
+      this.#holds.pop();
+      // Stale pairs (the account came back with a new message, or was held again) are skipped.
+      if (this.#heldUntil.get(h.signer) !== h.until) continue;
+      this.#heldUntil.delete(h.signer);
+      if (this.#bySigner.has(h.signer)) this.#active.add(h.signer);
+    }
   }
 
   /**
@@ -259,7 +350,10 @@ export class Mempool {
     const w = queue?.[0];
     if (queue === undefined || w === undefined || !this.#isReady(signer, w, nowMs, ledgerNonce)) return false;
     queue.shift();
-    if (queue.length === 0) this.#bySigner.delete(signer);
+    if (queue.length === 0) {
+      this.#bySigner.delete(signer);
+      this.#active.delete(signer);
+    }
     this.#hashes.delete(w.m.hash);
     out.push(w.m);
     // Only the expected nonce moves the hint. One below it is a repeat; one above it was let go

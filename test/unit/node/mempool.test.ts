@@ -131,6 +131,20 @@ describe("Mempool", () => {
     assert.deepEqual(m.take(10, 40, zero).map((x) => x.nonce), [0n, 1n]);
   });
 
+  it("sets held accounts aside until their hold ends or they get a message, and still takes them then", () => {
+    const m = new Mempool({ gapHoldMs: 1_000 });
+    for (let i = 0; i < 50; i++) m.add(t(`0x${(0xa000 + i).toString(16).padStart(40, "0")}` as Address, 3n, 0n), 0); // all gapped
+    m.add(t(B, 1n, 0n), 0); // gapped too
+    assert.deepEqual(m.take(100, 10, zero), []);
+    m.add(t(C, 0n, 0n), 20);
+    assert.deepEqual(m.take(100, 30, zero).map((x) => x.nonce), [0n], "only the new account is looked at");
+    m.add(t(B, 0n, 0n), 40); // B's missing nonce: B comes back at once
+    assert.deepEqual(m.take(100, 50, zero).map((x) => x.nonce), [0n, 1n]);
+    assert.equal(m.take(100, 999, zero).length, 0);
+    assert.equal(m.take(100, 1_000, zero).length, 50, "the hold ended: the ledger decides");
+    assert.equal(m.size, 0);
+  });
+
   it("takeAll empties it, held messages included", () => {
     const m = new Mempool();
     m.add(t(A, 9n, 0n), 0);
