@@ -306,9 +306,10 @@ export class NodeRuntime implements NodeService {
       result.results.forEach((r, i) => {
         const pending = this.#pending.get(r.hash);
         if (pending !== undefined && !pending.relayed) this.#pending.settle(r.hash, this.#verdictFor(pending, committedView(r)));
-        // A refused message did not use its nonce: the mempool must not count on it.
+        // A message refused with its nonce still unused (not a repeat of a used one): the
+        // mempool must not count on that nonce being taken.
         const m = entry.type === "block" ? entry.messages[i] : undefined;
-        if (r.status === "rejected" && m !== undefined) this.#mempool.forgetNonce(m);
+        if (r.status === "rejected" && m !== undefined && m.nonce >= this.#ledgerNonce(m.kind === "transfer" ? m.from : m.account)) this.#mempool.forgetNonce(m);
       });
     } else if (result.type === "deposit") {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
