@@ -281,6 +281,16 @@ export class Mempool {
     return out;
   }
 
+  /**
+   * The ledger applied a message of `m`'s account (a block from an earlier leader, say): a held
+   * head of that account may now be next in line, so it is looked at again by the next take.
+   */
+  wake(m: LedgerMessage): void {
+    if (this.#heldUntil.size === 0) return;
+    const key = signerOf(m);
+    if (this.#heldUntil.delete(key)) this.#active.add(key);
+  }
+
   /** Sets `signer` aside until `untilMs` (its head's hold ends) or its next message. */
   #hold(signer: string, untilMs: number): void {
     this.#active.delete(signer);

@@ -309,7 +309,9 @@ export class NodeRuntime implements NodeService {
         // A message refused with its nonce still unused (not a repeat of a used one): the
         // mempool must not count on that nonce being taken.
         const m = entry.type === "block" ? entry.messages[i] : undefined;
-        if (r.status === "rejected" && m !== undefined && m.nonce >= this.#ledgerNonce(m.kind === "transfer" ? m.from : m.account)) this.#mempool.forgetNonce(m);
+        if (m === undefined) return;
+        if (r.status === "committed") this.#mempool.wake(m); // the account's held next nonce may be due now
+        else if (m.nonce >= this.#ledgerNonce(m.kind === "transfer" ? m.from : m.account)) this.#mempool.forgetNonce(m);
       });
     } else if (result.type === "deposit") {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");

@@ -145,6 +145,19 @@ describe("Mempool", () => {
     assert.equal(m.size, 0);
   });
 
+  it("looks at a held account again once the ledger applies one of its messages", () => {
+    const m = new Mempool({ gapHoldMs: 1_000 });
+    let ledgerNext = 0n;
+    const nonceOf = (): bigint => ledgerNext;
+    m.add(t(A, 1n, 0n), 0);
+    assert.deepEqual(m.take(10, 10, nonceOf), [], "1 waits for 0");
+    // Nonce 0 commits in a block this mempool never saw (an earlier leader's).
+    ledgerNext = 1n;
+    assert.deepEqual(m.take(10, 20, nonceOf), [], "set aside: not looked at until woken");
+    m.wake(t(A, 0n, 0n));
+    assert.deepEqual(m.take(10, 30, nonceOf).map((x) => x.nonce), [1n]);
+  });
+
   it("takeAll empties it, held messages included", () => {
     const m = new Mempool();
     m.add(t(A, 9n, 0n), 0);
