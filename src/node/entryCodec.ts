@@ -79,9 +79,11 @@ const HASH_RE = /^0x[0-9a-f]{64}$/;
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 const UINT_RE = /^(0|[1-9][0-9]{0,77})$/;
 
-const isHash = (v: unknown): v is Hash => typeof v === "string" && HASH_RE.test(v);
+/** A lowercase 0x hash of 64 hex digits (the form blocks and forwards carry). */
+export const isHash = (v: unknown): v is Hash => typeof v === "string" && HASH_RE.test(v);
 const isAddress = (v: unknown): v is Address => typeof v === "string" && ADDRESS_RE.test(v); // shape; the ledger normalises case
-const isUint = (v: unknown): v is string => typeof v === "string" && UINT_RE.test(v);
+/** A canonical decimal uint256 string (no sign, no leading zero). */
+export const isUint = (v: unknown): v is string => typeof v === "string" && UINT_RE.test(v);
 
 /** The number of own enumerable keys of `o` (no array allocated, unlike Object.keys). */
 function keyCount(o: object): number {

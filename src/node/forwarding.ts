@@ -16,15 +16,12 @@
 import type { BatchItemResult } from "../api/index.ts";
 import { isErrorCode } from "../errors.ts";
 import type { LedgerMessage } from "../ledger/index.ts";
-import { messageFromJson, messageToJson } from "./entryCodec.ts";
+import { isHash, isUint, messageFromJson, messageToJson } from "./entryCodec.ts";
 
 /** Most messages in one forward or verdict message (a sender splits larger sets). */
 export const FORWARD_MAX_ITEMS = 5_000;
 /** Longest refusal message relayed (longer ones are cut). */
 const MAX_REASON_CHARS = 1_000;
-
-const HASH_RE = /^0x[0-9a-f]{64}$/;
-const UINT_RE = /^(0|[1-9][0-9]{0,77})$/;
 
 export interface Verdict {
   readonly hash: string;
@@ -68,9 +65,9 @@ export function decodeVerdicts(data: unknown): Verdict[] | undefined {
   for (const item of v) {
     if (!Array.isArray(item) || item.length !== 3) return undefined;
     const [hash, a, b] = item as [unknown, unknown, unknown];
-    if (typeof hash !== "string" || !HASH_RE.test(hash)) return undefined;
+    if (!isHash(hash)) return undefined;
     if (typeof a === "number") {
-      if (!Number.isSafeInteger(a) || a < 0 || typeof b !== "string" || !UINT_RE.test(b)) return undefined;
+      if (!Number.isSafeInteger(a) || a < 0 || !isUint(b)) return undefined;
       out.push({ hash, result: { hash, status: "committed", index: a, epoch: b } });
     } else if (typeof a === "string" && typeof b === "string") {
       const message = b.slice(0, MAX_REASON_CHARS);

@@ -35,7 +35,8 @@ interface NonceHint {
   atMs: number;
 }
 
-function signerOf(m: LedgerMessage): string {
+/** The account that signed `m` (its nonce sequence), lowercase. */
+export function signerOf(m: LedgerMessage): string {
   return (m.kind === "transfer" ? m.from : m.account).toLowerCase();
 }
 

@@ -63,7 +63,7 @@ import type { Config, Member } from "./config.ts";
 import { DepositWatcher } from "./depositWatcher.ts";
 import { decodeEntry, encodeEntry, type NodeEntry } from "./entryCodec.ts";
 import { decodeForward, decodeVerdicts, encodeForward, encodeVerdicts, FORWARD_MAX_ITEMS, type Verdict } from "./forwarding.ts";
-import { Mempool } from "./mempool.ts";
+import { Mempool, signerOf } from "./mempool.ts";
 import { PendingMessages, type PendingMessage } from "./pendingMessages.ts";
 import { Settler } from "./settler.ts";
 
@@ -311,7 +311,7 @@ export class NodeRuntime implements NodeService {
         const m = entry.type === "block" ? entry.messages[i] : undefined;
         if (m === undefined) return;
         if (r.status === "committed") this.#mempool.wake(m); // the account's held next nonce may be due now
-        else if (m.nonce >= this.#ledgerNonce(m.kind === "transfer" ? m.from : m.account)) this.#mempool.forgetNonce(m);
+        else if (m.nonce >= this.#ledgerNonce(signerOf(m))) this.#mempool.forgetNonce(m);
       });
     } else if (result.type === "deposit") {
       if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
@@ -541,7 +541,7 @@ export class NodeRuntime implements NodeService {
     if (committed !== undefined) {
       return errorItem("DUPLICATE", `this message is already committed (index ${committed.index} of epoch ${committed.epoch})`);
     }
-    const next = getNextNonce(this.#ledger, m.kind === "transfer" ? m.from : m.account);
+    const next = this.#ledgerNonce(signerOf(m));
     if (m.nonce < next) return errorItem("NONCE_REUSED", `nonce ${m.nonce} is used; the account's next nonce is ${next}`);
     // The leader's block time decides (PROTOCOL.md §1); refuse early only when it is clear even
     // with a few seconds of clock difference between this node and the leader.
