@@ -281,6 +281,12 @@ describe("deposits across an RPC outage (Ganache behind a TCP proxy + 3 node pro
       else process.stderr.write(`kept ${dir}\n`);
     }
     if (errors.length > 0) throw errors[0];
+    // Once, in CI, this file's process stayed at 100% CPU after every test and this hook had
+    // finished (cause unknown: the embedded Ganache or the proxy's sockets after close), holding
+    // the whole suite. Everything is reported by then; if the process is still here in 30 s, end
+    // it. unref(): a process that ends normally never waits for this. (node's --test-force-exit
+    // is not used instead: with it, a run lost the last tests of another file unreported.)
+    setTimeout(() => process.exit(), 30_000).unref();
   });
 
   it("credits a deposit made while the RPC path works, once on every node, through the proxy", async () => {
