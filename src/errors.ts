@@ -39,6 +39,10 @@ export const ERROR_CODES = [
   "UNSUPPORTED_MEDIA_TYPE",
   "PAYLOAD_TOO_LARGE",
   "NO_LEADER",
+  /** GET with ?minIndex= the node has not applied within 5 s (PROTOCOL.md §2): 503, retry. */
+  "BEHIND",
+  /** A write taken in but not decided within the answer bound: 504, look it up by hash. */
+  "OUTCOME_UNKNOWN",
   "INTERNAL",
   // Configuration and start-up
   "INVALID_CONFIG",

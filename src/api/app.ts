@@ -48,7 +48,15 @@ export interface ApiOptions {
   readonly maxBodyBytes?: number;
   /** Registry to add the API's metrics to (so node.ts can serve its own beside them); a new one when absent. */
   readonly metricsRegistry?: Registry;
+  /** How long a GET with `?minIndex=` waits for this node to apply that index before 503 BEHIND; default 5,000 ms (PROTOCOL.md §2). */
+  readonly minIndexWaitMs?: number;
 }
+
+/** PROTOCOL.md §2: a GET with ?minIndex= waits this long at most, then answers 503 BEHIND. */
+export const DEFAULT_MIN_INDEX_WAIT_MS = 5_000;
+/** The header on every answer: the last log index the answering node had applied. */
+export const APPLIED_INDEX_HEADER = "X-Delta-Applied-Index";
+const MIN_INDEX_RE = /^(0|[1-9][0-9]{0,15})$/;
 
 const SILENT: ApiLogger = { error() {}, warn() {}, info() {}, debug() {} };
 
@@ -77,6 +85,14 @@ function parseEpochParam(text: string): bigint {
   const check = checkUintDecimal(text, MAX_UINT64, "uint64 (2^64 - 1)");
   if (!check.ok) throw new DeltaError("INVALID_BODY", `the epoch number in the path ${check.reason}`);
   return check.value;
+}
+
+/** `?minIndex=`: a log index (a safe integer), or undefined when absent. */
+function parseMinIndex(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === "string" && MIN_INDEX_RE.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw new DeltaError("INVALID_BODY", "?minIndex= must be one non-negative integer (a log index, as in X-Delta-Applied-Index)");
+  return n;
 }
 
 function unwrap<T>(result: ParseResult<T>): T {
@@ -147,6 +163,7 @@ function requireAdmin(adminToken: string, log: ApiLogger) {
 export function createApi(service: NodeService, options: ApiOptions): Express {
   const log = options.logger ?? SILENT;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const minIndexWaitMs = options.minIndexWaitMs ?? DEFAULT_MIN_INDEX_WAIT_MS;
   if (options.adminToken.length === 0) throw new DeltaError("INVALID_CONFIG", "the admin token must not be empty");
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
     throw new DeltaError("INVALID_CONFIG", "maxBodyBytes must be a positive integer", { details: { maxBodyBytes } });
@@ -177,13 +194,37 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     next();
   });
 
+  // PROTOCOL.md §2: every answer says how far the answering node had applied the log. Set as the
+  // headers go out (not when the request arrives), so a write's answer carries an index that
+  // includes the write itself.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: Parameters<typeof writeHead>) {
+      if (!this.headersSent) this.setHeader(APPLIED_INDEX_HEADER, String(service.appliedIndex()));
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
+    next();
+  });
+
+  // PROTOCOL.md §2: any GET waits until this node has applied ?minIndex=, so a client passing the
+  // highest index it has seen never reads an older state, whichever node it asks.
+  app.use(async (req: Request, _res: Response, next: NextFunction) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return next();
+    const minIndex = parseMinIndex(req.query["minIndex"]);
+    if (minIndex === undefined || minIndex <= service.appliedIndex()) return next();
+    if (await service.waitForApplied(minIndex, minIndexWaitMs)) return next();
+    throw new DeltaError("BEHIND", `this node has applied up to index ${service.appliedIndex()}, not yet ${minIndex}; retry, or ask another node`, {
+      details: { retryAfterSec: 1 },
+    });
+  });
+
   /** One write's verdict: 200 with the committed view, or the refusal through the error mapper. */
   const answerWrite = (res: Response, result: BatchItemResult | undefined, kind: "transfer" | "withdrawal"): void => {
     if (result === undefined) throw new DeltaError("INTERNAL", "the service gave no result for a write");
     if ("error" in result) {
       const { code, message } = result.error;
       if (!isErrorCode(code)) throw new DeltaError("INTERNAL", "the service refused a write with an unknown code", { details: { code } });
-      throw new DeltaError(code, message);
+      throw new DeltaError(code, message, result.hash === undefined ? undefined : { details: { hash: result.hash } });
     }
     (kind === "transfer" ? metrics.transfersCommitted : metrics.withdrawalsCommitted).inc();
     res.json(committedView(result));
@@ -199,7 +240,8 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     const answer = isErrorCode(code) ? answerForCode(code, message) : answerForCode("INTERNAL", message);
     if (answer.internal) log.error({ route, code }, "service refused a batch item with an internal code");
     metrics.refusals.inc({ code: answer.body.error.code });
-    return answer.body;
+    // OUTCOME_UNKNOWN carries the hash to look the write up by (PROTOCOL.md §2).
+    return code === "OUTCOME_UNKNOWN" && result.hash !== undefined ? { ...answer.body, hash: result.hash } : answer.body;
   };
 
   app.get("/v1/domain", routeTag("/v1/domain"), (_req: Request, res: Response) => {

@@ -49,6 +49,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DEADLINE_EXPIRED: 422,
   // 503: no leader reachable; the answer carries Retry-After.
   NO_LEADER: 503,
+  BEHIND: 503,
+  // 504: taken in, not decided in time; it may still commit (the answer carries its hash).
+  OUTCOME_UNKNOWN: 504,
   // 500: the node's own failures; answered as INTERNAL without details.
   INTERNAL: 500,
   INVALID_CONFIG: 500,
@@ -71,6 +74,8 @@ export const INTERNAL_MESSAGE = "internal error; the node logged the details";
 /** The JSON error body of PROTOCOL.md §2. */
 export interface ErrorBody {
   readonly error: { readonly code: ErrorCode; readonly message: string };
+  /** OUTCOME_UNKNOWN only: the hash of the write whose outcome is not known yet. */
+  readonly hash?: string;
 }
 
 /** What to answer for one error. `internal` is true when the cause must be logged (500). */
@@ -114,10 +119,13 @@ function retryAfterOf(err: DeltaError): number {
   return typeof given === "number" && Number.isInteger(given) && given > 0 ? given : DEFAULT_RETRY_AFTER_SEC;
 }
 
+/** 5xx codes that are answers to the client (retry, or look it up), not the node's own failures. */
+const PUBLIC_5XX: ReadonlySet<ErrorCode> = new Set(["NO_LEADER", "BEHIND", "OUTCOME_UNKNOWN"]);
+
 /** The answer for a refusal code and message (batch items and service verdicts use this too). */
 export function answerForCode(code: ErrorCode, message: string): ErrorAnswer {
   const status = HTTP_STATUS[code];
-  if (status >= 500 && code !== "NO_LEADER") {
+  if (status >= 500 && !PUBLIC_5XX.has(code)) {
     return { status: 500, body: { error: { code: "INTERNAL", message: INTERNAL_MESSAGE } }, headers: {}, internal: true };
   }
   return { status, body: { error: { code, message } }, headers: {}, internal: false };
@@ -139,7 +147,12 @@ export function toErrorAnswer(err: unknown, limitBytes: number): ErrorAnswer {
   if (delta === undefined || !isErrorCode(delta.code)) return answerForCode("INTERNAL", INTERNAL_MESSAGE);
   const answer = answerForCode(delta.code, delta.message);
   if (delta.code === "UNAUTHORIZED") return { ...answer, headers: { "WWW-Authenticate": 'Bearer realm="admin"' } };
-  if (delta.code === "NO_LEADER") {
+  if (delta.code === "OUTCOME_UNKNOWN") {
+    // PROTOCOL.md §2: `{ error, hash }`, so the client can look the write up.
+    const hash = delta.details?.["hash"];
+    return typeof hash === "string" ? { ...answer, body: { ...answer.body, hash } } : answer;
+  }
+  if (delta.code === "NO_LEADER" || delta.code === "BEHIND") {
     // PROTOCOL.md §2: 503 means retry later; Retry-After says when (RFC 9110 §10.2.3, seconds).
     return { ...answer, headers: { "Retry-After": String(retryAfterOf(delta)) } };
   }

@@ -54,6 +54,7 @@ export type {
   NodeMetrics,
   NodeService,
   ProofView,
+  RefusedView,
   StateView,
   SettlementView,
   SettlementChunkView,

@@ -6,6 +6,7 @@
  * only validates input, calls, and serialises. Methods throw DeltaError for refusals; the API's
  * one error mapper turns codes into statuses (PROTOCOL.md §2).
  */
+import type { ErrorCode } from "../errors.ts";
 import type { SignedTransfer, SignedWithdrawal } from "../protocol/index.ts";
 
 /** GET /v1/domain. */
@@ -50,8 +51,14 @@ export interface CommittedView {
   readonly epoch: string;
 }
 
+/** A write's refusal: a code and a message; `hash` only with OUTCOME_UNKNOWN (PROTOCOL.md §2). */
+export interface RefusedView {
+  readonly error: { readonly code: ErrorCode; readonly message: string };
+  readonly hash?: string;
+}
+
 /** One item of a batch answer: committed, or refused with a code. */
-export type BatchItemResult = CommittedView | { readonly error: { readonly code: string; readonly message: string } };
+export type BatchItemResult = CommittedView | RefusedView;
 
 /** GET /v1/transfers/:hash. */
 export interface TransferView {
@@ -172,6 +179,13 @@ export interface NodeService {
   /** Seals the open epoch if it holds anything; the sealed epoch (decimal) or null. */
   seal(): Promise<{ readonly epoch: string | null }>;
   metrics(): NodeMetrics;
+  /** The last log index this node has applied (X-Delta-Applied-Index on every answer). */
+  appliedIndex(): number;
+  /**
+   * Resolves true once this node has applied index `index` (at once if it has), false after
+   * `timeoutMs` without (GET ?minIndex=, PROTOCOL.md §2).
+   */
+  waitForApplied(index: number, timeoutMs: number): Promise<boolean>;
   /** The ledger's state hash and the log index it reflects. */
   stateView(): StateView;
 }

@@ -32,6 +32,10 @@ export const ErrorBodySchema = z
       code: z.enum(ERROR_CODES).meta({ description: "stable UPPER_SNAKE code; see docs/api.md for its status" }),
       message: z.string().meta({ description: "what went wrong and what to send instead, for a person" }),
     }),
+    hash: z
+      .string()
+      .optional()
+      .meta({ description: "OUTCOME_UNKNOWN only: the write's hash, to look it up (it may still commit until its deadline)" }),
   })
   .meta({ id: "ErrorBody", description: "A refusal: a stable code and a message for a person" });
 

@@ -62,6 +62,8 @@ export interface CommittedResult {
 /** One refused batch item, with the code and message the node gave. */
 export interface RefusedResult {
   readonly error: { readonly code: string; readonly message: string };
+  /** OUTCOME_UNKNOWN only: the transfer's hash; it may still commit (DeltaClient.waitForTransfer). */
+  readonly hash?: Hash;
 }
 
 /** One item of POST /v1/transfers/batch, in the order sent; narrow with `"error" in result`. */
@@ -275,7 +277,8 @@ export function parseBatchAnswer(body: unknown, where: string, expected: number)
     const r = record(item, where, field);
     if (r.error === undefined) return parseCommittedAnswer(r, where, field);
     const e = record(r.error, where, `${field}.error`);
-    return { error: { code: string(e.code, where, `${field}.error.code`), message: string(e.message, where, `${field}.error.message`) } };
+    const error = { code: string(e.code, where, `${field}.error.code`), message: string(e.message, where, `${field}.error.message`) };
+    return r.hash === undefined ? { error } : { error, hash: hash(r.hash, where, `${field}.hash`) };
   });
 }
 

@@ -22,6 +22,11 @@ export interface DeltaClientErrorOptions {
 export class DeltaClientError extends DeltaError {
   readonly status: number | undefined;
   readonly serverCode: string | undefined;
+  /**
+   * OUTCOME_UNKNOWN: the write's hash as the node gave it. The write may still commit until its
+   * deadline: wait with DeltaClient.waitForTransfer(hash) rather than sending it again.
+   */
+  readonly hash: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: DeltaClientErrorOptions = {}) {
     super(code, message, {
@@ -31,6 +36,8 @@ export class DeltaClientError extends DeltaError {
     this.name = "DeltaClientError";
     this.status = options.status;
     this.serverCode = options.serverCode;
+    const hash = options.details?.["hash"];
+    this.hash = typeof hash === "string" ? hash : undefined;
   }
 }
 
@@ -43,17 +50,21 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   413: "PAYLOAD_TOO_LARGE",
   415: "UNSUPPORTED_MEDIA_TYPE",
   503: "NO_LEADER",
+  504: "OUTCOME_UNKNOWN",
 };
 
 /** Builds the error for a non-2xx answer from its status and body text (the §2 error body, or anything). */
 export function errorFromAnswer(status: number, bodyText: string, request: string): DeltaClientError {
   let serverCode: string | undefined;
   let serverMessage: string | undefined;
+  let hash: string | undefined;
   try {
     const body: unknown = JSON.parse(bodyText);
     if (isRecord(body) && isRecord(body.error)) {
       if (typeof body.error.code === "string") serverCode = body.error.code;
       if (typeof body.error.message === "string") serverMessage = body.error.message;
+      // PROTOCOL.md §2: 504 OUTCOME_UNKNOWN carries the write's hash.
+      if (typeof body.hash === "string" && /^0x[0-9a-fA-F]{64}$/.test(body.hash)) hash = body.hash.toLowerCase();
     }
   } catch {
     // Not JSON (a proxy's page, an empty body): the status alone decides the code below.
@@ -63,7 +74,7 @@ export function errorFromAnswer(status: number, bodyText: string, request: strin
   return new DeltaClientError(code, message, {
     status,
     ...(serverCode === undefined ? {} : { serverCode }),
-    details: { request },
+    details: hash === undefined ? { request } : { request, hash },
   });
 }
 

@@ -6,7 +6,14 @@
  * to the next base URL each time, since another node may be up or may reach the leader. Any other
  * answer is final: a 4xx refusal changed nothing and would be refused again. A timeout is final
  * too: the node may have received the write and may still commit it, so re-sending could earn a
- * DUPLICATE for a transfer that went through; the caller should look it up by hash first.
+ * DUPLICATE for a transfer that went through; the caller should look it up by hash first. So is a
+ * 504 OUTCOME_UNKNOWN: the error carries the write's `hash`, and `waitForTransfer(hash)` waits for
+ * the outcome.
+ *
+ * Monotonic reads (PROTOCOL.md §2): the client remembers the highest X-Delta-Applied-Index any node
+ * answered it and sends it as `?minIndex=` on every read, so a read never shows a state older than
+ * one it has seen or written, whichever node answers (a node that is behind waits, or answers 503
+ * BEHIND and the client tries the next one).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import {
@@ -52,6 +59,24 @@ export interface DeltaClientCommonOptions {
   readonly retry?: Partial<RetryOptions>;
   /** Per try, from sending to the last byte of the answer (default 30,000: a big batch waits for its commit). */
   readonly timeoutMs?: number;
+  /**
+   * Send the highest applied index seen as `?minIndex=` on reads (default true). False reads
+   * whatever the asked node has applied, which may be older than the client's own writes.
+   */
+  readonly monotonicReads?: boolean;
+}
+
+/** Options of waitForTransfer. */
+export interface WaitForTransferOptions {
+  /** Give up (REQUEST_TIMEOUT) after this long; default 60,000 ms. */
+  readonly timeoutMs?: number;
+  /**
+   * The transfer's signed deadline (unix seconds): once it is this far past (plus a margin for
+   * clocks), a transfer still unknown can never commit and the wait resolves undefined.
+   */
+  readonly deadline?: bigint;
+  /** Between looks; default 250 ms. */
+  readonly pollMs?: number;
 }
 
 /** Constructor options: one node's base URL (e.g. `http://127.0.0.1:7001`, without /v1), or several. */
@@ -100,6 +125,9 @@ export class DeltaClient {
   readonly #timeoutMs: number;
   /** The node tried first: the last one that answered, so a client stays on a live node. */
   #current = 0;
+  readonly #monotonicReads: boolean;
+  /** The highest X-Delta-Applied-Index answered so far. */
+  #appliedIndex = 0;
 
   /** @throws DeltaClientError INVALID_CONFIG on no base URL, a malformed one, or bad retry or timeout options */
   constructor(options: DeltaClientOptions) {
@@ -111,8 +139,39 @@ export class DeltaClient {
     const retryProblem = checkRetryOptions(this.#retry);
     if (retryProblem !== undefined) throw new DeltaClientError("INVALID_CONFIG", retryProblem);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#monotonicReads = options.monotonicReads ?? true;
     if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
       throw new DeltaClientError("INVALID_CONFIG", "timeoutMs must be a number > 0");
+    }
+  }
+
+  /** The highest X-Delta-Applied-Index any node has answered this client (0 before the first answer). */
+  get appliedIndex(): number {
+    return this.#appliedIndex;
+  }
+
+  /**
+   * Waits for the outcome of a transfer whose answer was lost or unknown (504 OUTCOME_UNKNOWN,
+   * REQUEST_TIMEOUT): resolves with the transfer once committed (or settled); undefined when
+   * `options.deadline` is given and is past by 30 s with the transfer still unknown (it can
+   * never commit then: send a new one); throws REQUEST_TIMEOUT after `options.timeoutMs`.
+   */
+  async waitForTransfer(hash: string, options: WaitForTransferOptions = {}): Promise<TransferInfo | undefined> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const pollMs = options.pollMs ?? 250;
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const found = await this.transfer(hash);
+      if (found !== undefined && found.status !== "pending") return found;
+      const nowSec = BigInt(Math.floor(Date.now() / 1000));
+      // The leader's block time decides a deadline; 30 s covers clocks apart and blocks in flight.
+      if (found === undefined && options.deadline !== undefined && nowSec > options.deadline + 30n) return undefined;
+      if (Date.now() + pollMs > until) {
+        throw new DeltaClientError("REQUEST_TIMEOUT", `transfer ${hash} was not decided within ${timeoutMs} ms; it may still commit until its deadline`, {
+          details: { hash },
+        });
+      }
+      await delay(pollMs);
     }
   }
 
@@ -279,13 +338,25 @@ export class DeltaClient {
   }
 
   /** One try against one node; never throws. */
+  /** Remembers the highest applied index answered (a malformed header is ignored). */
+  #sawAppliedIndex(raw: string | null): void {
+    if (!isAppliedIndex(raw)) return;
+    const n = Number(raw);
+    if (Number.isSafeInteger(n) && n > this.#appliedIndex) this.#appliedIndex = n;
+  }
+
   async #try(node: Node, spec: RequestSpec): Promise<TryOutcome> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     const headers: Record<string, string> = { accept: "application/json", ...spec.headers };
     if (spec.body !== undefined) headers["content-type"] = "application/json";
     const send = this.#fetch;
+    // Reads ask for at least the newest state this client has seen (see the top of this file).
+    const path =
+      spec.method === "GET" && this.#monotonicReads && this.#appliedIndex > 0
+        ? `${spec.path}${spec.path.includes("?") ? "&" : "?"}minIndex=${this.#appliedIndex}`
+        : spec.path;
     try {
-      const response = await send(node.url + spec.path, {
+      const response = await send(node.url + path, {
         method: spec.method,
         headers,
         ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
@@ -293,11 +364,16 @@ export class DeltaClient {
       });
       // Read inside the try: the timeout covers the body, which a batch answer makes large.
       const text = await response.text();
+      this.#sawAppliedIndex(response.headers.get("x-delta-applied-index"));
       return { kind: "answer", status: response.status, text, retryAfter: response.headers.get("retry-after") };
     } catch (cause) {
       return signal.aborted ? { kind: "timeout", cause } : { kind: "unreachable", cause };
     }
   }
+}
+
+function isAppliedIndex(raw: string | null): raw is string {
+  return raw !== null && /^(0|[1-9][0-9]{0,15})$/.test(raw);
 }
 
 function toNode(url: string): Node {

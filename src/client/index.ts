@@ -10,10 +10,12 @@
 export { DeltaClient } from "./deltaClient.ts";
 /** Per-try timeout when `timeoutMs` is not given: 30,000 ms. */
 export { DEFAULT_TIMEOUT_MS } from "./deltaClient.ts";
-/** Constructor options: `baseUrl` or `baseUrls`, plus `fetch`, `retry`, `timeoutMs`. */
+/** Constructor options: `baseUrl` or `baseUrls`, plus `fetch`, `retry`, `timeoutMs`, `monotonicReads` (default true). */
 export type { DeltaClientOptions } from "./deltaClient.ts";
 /** Options shared by both forms of DeltaClientOptions. */
 export type { DeltaClientCommonOptions } from "./deltaClient.ts";
+/** Options of waitForTransfer: `timeoutMs`, the transfer's `deadline` (unix seconds), `pollMs`. */
+export type { WaitForTransferOptions } from "./deltaClient.ts";
 /** Options of submitTransfers: `batchSize` (1 to 10,000 transfers per request). */
 export type { SubmitTransfersOptions } from "./deltaClient.ts";
 

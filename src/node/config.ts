@@ -50,6 +50,11 @@ export const ConfigSchema = z.strictObject({
     /** First block to scan for deposits (the bridge's deployment block). */
     fromBlock: z.int().min(0).default(0),
   }),
+  /**
+   * How long a write waits for its verdict, across leader changes, before it is answered 504
+   * OUTCOME_UNKNOWN (PROTOCOL.md §2 says 30 s; tests shorten it).
+   */
+  answerBoundMs: z.int().min(1_000).max(600_000).default(30_000),
   block: z
     .strictObject({ intervalMs: z.int().min(1).default(5), maxMessages: z.int().min(1).max(10_000).default(2_000) })
     .default({ intervalMs: 5, maxMessages: 2_000 }),
@@ -94,6 +99,7 @@ const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, v: string) =>
   DELTA_HOST: (raw, v) => (raw["host"] = v),
   DELTA_DATA_DIR: (raw, v) => (raw["dataDir"] = v),
   DELTA_ADMIN_TOKEN: (raw, v) => (raw["adminToken"] = v),
+  DELTA_ANSWER_BOUND_MS: (raw, v) => (raw["answerBoundMs"] = Number(v)),
 };
 
 /** Validates `raw`; throws INVALID_CONFIG listing every bad field. */

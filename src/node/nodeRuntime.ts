@@ -30,7 +30,8 @@ import type {
   TransferView,
 } from "../api/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
-import { DeltaError, isErrorCode } from "../errors.ts";
+import { DeltaError, isErrorCode, type ErrorCode } from "../errors.ts";
+import { AppliedWaiters } from "./appliedWaiters.ts";
 import {
   applyEntry,
   createLedger,
@@ -62,14 +63,21 @@ import {
 import type { Config, Member } from "./config.ts";
 import { DepositWatcher } from "./depositWatcher.ts";
 import { decodeEntry, encodeEntry, type NodeEntry } from "./entryCodec.ts";
-import { decodeForward, decodeVerdicts, encodeForward, encodeVerdicts, FORWARD_MAX_ITEMS, type Verdict } from "./forwarding.ts";
+import {
+  decodeForward,
+  decodeSealMessage,
+  decodeVerdicts,
+  encodeForward,
+  encodeVerdicts,
+  FORWARD_MAX_ITEMS,
+  type SealMessage,
+  type Verdict,
+} from "./forwarding.ts";
 import { Mempool, signerOf } from "./mempool.ts";
 import { PendingMessages, type PendingMessage } from "./pendingMessages.ts";
 import { Settler } from "./settler.ts";
 
 const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
-/** How long a client waits for its message's verdict, across leader changes, before NO_LEADER. */
-const ANSWER_BOUND_MS = 30_000;
 /**
  * A write that arrives after this node has known no leader for this long is refused at once with
  * NO_LEADER (503, retry later), before anything is accepted: a client should not wait
@@ -98,7 +106,7 @@ function committedView(r: MessageResult): BatchItemResult {
     : { error: { code: r.code, message: r.reason } };
 }
 
-function errorItem(code: string, message: string): BatchItemResult {
+function errorItem(code: ErrorCode, message: string): BatchItemResult {
   return { error: { code, message } };
 }
 
@@ -196,10 +204,18 @@ export class NodeRuntime implements NodeService {
   #blocksInFlight = 0;
   #applied = 0;
   #stopped = false;
+  /** How long a write waits for its verdict before OUTCOME_UNKNOWN (config.answerBoundMs). */
+  readonly #answerBoundMs: number;
+  /** Answers (and GETs with ?minIndex=) waiting for this node to apply an index: read your writes. */
+  readonly #appliedWaiters = new AppliedWaiters();
+  /** Follower: admin seals forwarded to the leader, by request id, waiting for its answer. */
+  readonly #sealsAsked = new Map<number, { readonly settle: (answer: Extract<SealMessage, { t: "sealv" }> | undefined) => void }>();
+  #sealIds = 0;
 
   private constructor(config: Config, logger: ConsensusLogger) {
     this.#config = config;
     this.#log = logger;
+    this.#answerBoundMs = config.answerBoundMs;
     this.#domain = { name: "DeltaBridge", version: "1", chainId: BigInt(config.chain.chainId), verifyingContract: checksumAddress(config.chain.bridge) as Address };
     this.#ledger = createLedger({ feeRecipient: config.feeRecipient as Address });
     const identity = loadIdentity(config.identitySeed);
@@ -232,7 +248,7 @@ export class NodeRuntime implements NodeService {
   async #commitEntries(entries: readonly NodeEntry[]): Promise<boolean> {
     const outcome = await this.#replicated.propose(entries.map((e) => encodeEntry(e)));
     if (!outcome.accepted) return false;
-    return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS).catch(() => false);
+    return this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, this.#answerBoundMs).catch(() => false);
   }
 
   static async start(config: Config, logger: ConsensusLogger): Promise<NodeRuntime> {
@@ -279,6 +295,9 @@ export class NodeRuntime implements NodeService {
     await this.#watcher?.stop();
     this.#unrouted.clear();
     this.#pending.settleAll(errorItem("NO_LEADER", "the node is shutting down; retry on another node"));
+    // Their answers are given (above); what is left are GETs waiting for ?minIndex=, which now fail.
+    this.#appliedWaiters.drain();
+    for (const asked of this.#sealsAsked.values()) asked.settle(undefined);
     await this.#replicated.stop();
     await this.#pool.close();
   }
@@ -287,6 +306,12 @@ export class NodeRuntime implements NodeService {
 
   #apply(index: number, data: Uint8Array): void {
     this.#applied = index;
+    this.#applyEntry(index, data);
+    // After the entry is in the ledger: answers waiting for this index may now go out.
+    this.#appliedWaiters.advance(index);
+  }
+
+  #applyEntry(index: number, data: Uint8Array): void {
     if (data.length === 0) return; // a leader's term-start marker
     const entry = decodeEntry(data);
     if (entry === undefined) {
@@ -334,6 +359,24 @@ export class NodeRuntime implements NodeService {
     return m === undefined ? result : { hash: m.hash, status: "committed", index: m.index, epoch: m.epoch.toString() };
   }
 
+  /**
+   * The answer of a write not decided within the bound. Once it was handed to a leader it may
+   * still commit (until its deadline): 504 OUTCOME_UNKNOWN with its hash, never a "retry", which
+   * would make a client pay twice (PROTOCOL.md §2). One never handed to any leader cannot commit
+   * (it is dropped with its entry here): NO_LEADER, retry.
+   */
+  #expiredAnswer(e: PendingMessage): BatchItemResult {
+    const bound = `${this.#answerBoundMs / 1000} s`;
+    if (!e.sent) return errorItem("NO_LEADER", `no leader took the message within ${bound}; it was not sent anywhere and will not commit; retry`);
+    return {
+      error: {
+        code: "OUTCOME_UNKNOWN",
+        message: `the message was not decided within ${bound}; it may still commit until its deadline: look it up by its hash (a resend answering 409 DUPLICATE means it committed)`,
+      },
+      hash: e.message.hash,
+    };
+  }
+
   /** Sends `entries` again later, to whoever leads then. */
   #requeue(entries: readonly PendingMessage[]): void {
     for (const e of entries) {
@@ -365,7 +408,7 @@ export class NodeRuntime implements NodeService {
     }
     if (now >= this.#expiryAtMs) {
       this.#expiryAtMs = now + EXPIRY_CHECK_MS;
-      const expired = this.#pending.expire(now, errorItem("NO_LEADER", `no leader committed the message within ${ANSWER_BOUND_MS / 1000} s; retry`));
+      const expired = this.#pending.expire(now, (e) => this.#expiredAnswer(e));
       if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
     }
     // No leader known, or this node is named leader but cannot propose (Mokka never demotes a
@@ -455,9 +498,11 @@ export class NodeRuntime implements NodeService {
     this.#cutting = true;
     let messages: LedgerMessage[] = [];
     try {
-      messages = this.#mempool.take(this.#config.block.maxMessages, Date.now(), this.#ledgerNonce);
-      if (messages.length === 0) return; // all held back for earlier nonces (mempool.ts)
-      const entry: LedgerEntry = { type: "block", timestampSec: BigInt(Math.floor(Date.now() / 1000)), messages };
+      const nowMs = Date.now();
+      const timestampSec = BigInt(Math.floor(nowMs / 1000));
+      messages = this.#dropExpired(this.#mempool.take(this.#config.block.maxMessages, nowMs, this.#ledgerNonce), timestampSec);
+      if (messages.length === 0) return; // all held back for earlier nonces (mempool.ts), or expired
+      const entry: LedgerEntry = { type: "block", timestampSec, messages };
       const outcome = await this.#replicated.propose([encodeEntry(entry)]);
       if (!outcome.accepted) {
         this.#requeueMessages(messages);
@@ -469,7 +514,7 @@ export class NodeRuntime implements NodeService {
       this.#blockMessages.observe(messages.length);
       const proposedAt = performance.now();
       void this.#replicated
-        .waitForCommit(outcome.lastIndex, outcome.term, ANSWER_BOUND_MS)
+        .waitForCommit(outcome.lastIndex, outcome.term, this.#answerBoundMs)
         .then(
           (ours) => {
             if (ours) this.#commitSeconds.observe((performance.now() - proposedAt) / 1000);
@@ -488,6 +533,25 @@ export class NodeRuntime implements NodeService {
     } finally {
       this.#cutting = false;
     }
+  }
+
+  /**
+   * Leader: the messages whose deadline is before the block time are refused here, as the ledger
+   * would refuse them (DEADLINE_EXPIRED), without taking log space: a message that waited out its
+   * deadline (held for a nonce, or behind a long queue) never commits, and its client learns so.
+   */
+  #dropExpired(messages: LedgerMessage[], timestampSec: bigint): LedgerMessage[] {
+    if (messages.every((m) => m.deadline >= timestampSec)) return messages; // the usual case: no copy
+    const kept: LedgerMessage[] = [];
+    for (const m of messages) {
+      if (m.deadline >= timestampSec) {
+        kept.push(m);
+        continue;
+      }
+      this.#mempool.forgetNonce(m); // its nonce stays unused
+      this.#pending.settle(m.hash, errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${timestampSec}`));
+    }
+    return kept;
   }
 
   // ---- intake ----
@@ -518,7 +582,7 @@ export class NodeRuntime implements NodeService {
       // A copy already pending here joins it unchecked: the first copy may already be in a block.
       const refusal = checkEarly && this.#pending.get(m.hash) === undefined ? this.#refusedEarly(m, now) : undefined;
       if (refusal !== undefined) return refusal;
-      const added = this.#pending.add(m, now, ANSWER_BOUND_MS);
+      const added = this.#pending.add(m, now, this.#answerBoundMs);
       if (added.isNew) fresh.push(added.entry);
       return added.answer;
     });
@@ -563,7 +627,10 @@ export class NodeRuntime implements NodeService {
     if (entries.length === 0 || this.#stopped) return;
     if (this.#leading()) {
       const now = Date.now();
-      for (const e of entries) this.#mempool.add(e.message, now);
+      for (const e of entries) {
+        e.sent = true;
+        this.#mempool.add(e.message, now);
+      }
       if (this.#mempool.size >= this.#config.block.maxMessages) void this.#cutBlock();
       return;
     }
@@ -591,6 +658,7 @@ export class NodeRuntime implements NodeService {
     }
     const now = Date.now();
     for (const e of entries) {
+      e.sent = true;
       e.relayed = !e.resent;
       e.forwardedTo = leader.id;
       e.forwardedAtMs = now;
@@ -632,6 +700,7 @@ export class NodeRuntime implements NodeService {
     const t = typeof data === "object" && data !== null ? (data as { t?: unknown }).t : undefined;
     if (t === "fwd") this.#onForward(from, data);
     else if (t === "fwdv") this.#onVerdicts(from, data);
+    else if (t === "seal" || t === "sealv") this.#onSealMessage(from, data);
     else this.#settler.onAppMessage(from, data);
   }
 
@@ -648,7 +717,7 @@ export class NodeRuntime implements NodeService {
     }
     if (this.#draining || !this.#leading()) {
       // Not ours to order: the member routes them again (to whoever leads, after a short wait).
-      for (const m of messages) this.#owe(from, { hash: m.hash, result: errorItem("NO_LEADER", NO_LEADER_MESSAGE) });
+      for (const m of messages) this.#owe(from, { hash: m.hash, result: errorItem("NO_LEADER", NO_LEADER_MESSAGE), at: this.#applied });
       return;
     }
     // The member checked them against its own ledger when its client sent them (#refusedEarly);
@@ -656,7 +725,8 @@ export class NodeRuntime implements NodeService {
     // and what slips through (committed in the moment since) the ledger refuses anyway.
     this.#accept(messages, false).forEach((answer, k) => {
       const hash = messages[k]!.hash;
-      void Promise.resolve(answer).then((result) => this.#owe(from, { hash, result }));
+      // `at`: the member applies up to here before it answers (the block that decided is at or below).
+      void Promise.resolve(answer).then((result) => this.#owe(from, { hash, result, at: this.#applied }));
     });
   }
 
@@ -682,13 +752,21 @@ export class NodeRuntime implements NodeService {
       return;
     }
     const now = Date.now();
-    for (const { hash, result } of verdicts) {
+    for (const { hash, result, at } of verdicts) {
       const entry = this.#pending.get(hash);
       // Only the member we last forwarded it to speaks for it: an older leader's late verdict, or
       // any other member's, is ignored (our own ledger answers once the block reaches us).
       if (entry === undefined || entry.forwardedTo !== from) continue;
       this.#forwardSeconds.observe((now - entry.forwardedAtMs) / 1000);
-      this.#answerFromLeader(entry, result);
+      if (at <= this.#applied || ("error" in result && result.error.code === "NO_LEADER")) {
+        this.#answerFromLeader(entry, result);
+        continue;
+      }
+      // Read your writes (PROTOCOL.md §2): decided, but this node has not applied the block yet.
+      // The answer waits for it; the message is no longer forwarded anywhere.
+      this.#forwarded.delete(entry);
+      entry.forwardedTo = undefined;
+      this.#appliedWaiters.add(at, () => this.#answerFromLeader(entry, result));
     }
   }
 
@@ -706,30 +784,6 @@ export class NodeRuntime implements NodeService {
     // (the leader answers after commit, so the block that decides is on its way here).
     if ("error" in verdict && entry.resent && REFUSED_AS_REPEAT.has(verdict.error.code)) return;
     this.#pending.settle(entry.message.hash, verdict);
-  }
-
-  async #forward(path: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
-    const leader = this.#leaderMember();
-    if (leader === undefined || leader.id === this.#self.id) throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
-    let response: Response;
-    try {
-      response = await fetch(new URL(path, leader.rest), {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-    } catch {
-      throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
-    }
-    const json: unknown = await response.json().catch(() => undefined);
-    if (response.status === 503) throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
-    if (!response.ok) {
-      const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error; // the API's error body
-      const code = typeof err?.code === "string" && isErrorCode(err.code) ? err.code : "INTERNAL";
-      throw new DeltaError(code, typeof err?.message === "string" ? err.message : `leader answered ${response.status}`);
-    }
-    return json;
   }
 
   async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
@@ -763,15 +817,74 @@ export class NodeRuntime implements NodeService {
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {
-    if (!this.#leading()) {
-      return (await this.#forward("/v1/admin/seal", {}, { authorization: `Bearer ${this.#config.adminToken}` })) as { epoch: string | null }; // the leader's answer
+    if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
+    if (!this.#leading()) return this.#forwardSeal();
+    return this.#sealAsLeader();
+  }
+
+  /**
+   * Follower: asks the leader to seal over the authenticated transport (the caller's admin token
+   * was checked here and never leaves the node), then answers once it has applied the leader's
+   * index itself, so its next read shows the epoch sealed.
+   */
+  async #forwardSeal(): Promise<{ readonly epoch: string | null }> {
+    const leader = this.#leaderMember();
+    if (leader === undefined || leader.id === this.#self.id) throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
+    const id = this.#sealIds++;
+    const answer = await new Promise<Extract<SealMessage, { t: "sealv" }> | undefined>((resolve) => {
+      const timer = setTimeout(() => settle(undefined), this.#answerBoundMs);
+      const settle = (a: Extract<SealMessage, { t: "sealv" }> | undefined): void => {
+        clearTimeout(timer);
+        this.#sealsAsked.delete(id);
+        resolve(a);
+      };
+      this.#sealsAsked.set(id, { settle });
+      this.#replicated.sendApp(leader.id, { t: "seal", id } satisfies SealMessage);
+    });
+    if (answer === undefined) throw new DeltaError("NO_LEADER", "the leader did not answer the seal; retry");
+    if ("code" in answer) throw new DeltaError(answer.code, answer.message);
+    if (!(await this.waitForApplied(answer.at, this.#answerBoundMs))) {
+      throw new DeltaError("NO_LEADER", `the leader sealed, but this node has not applied index ${answer.at} yet; read with ?minIndex=${answer.at}`);
     }
+    return { epoch: answer.epoch };
+  }
+
+  /** Seal requests from members (to the leader) and their answers (to the member). */
+  #onSealMessage(from: string, data: unknown): void {
+    const m = decodeSealMessage(data);
+    if (m === undefined) {
+      this.#log.warn({ from: from.slice(0, 16) }, "malformed seal message dropped");
+      return;
+    }
+    if (m.t === "sealv") {
+      this.#sealsAsked.get(m.id)?.settle(m);
+      return;
+    }
+    const reply = (answer: Extract<SealMessage, { t: "sealv" }>): void => this.#replicated.sendApp(from, answer);
+    if (this.#draining || !this.#leading()) {
+      reply({ t: "sealv", id: m.id, code: "NO_LEADER", message: NO_LEADER_MESSAGE });
+      return;
+    }
+    this.#log.info({ from: from.slice(0, 16) }, "seal requested by a member");
+    this.#sealAsLeader().then(
+      ({ epoch }) => reply({ t: "sealv", id: m.id, epoch, at: this.#applied }),
+      (error: unknown) => {
+        const code = error instanceof DeltaError && (error.code === "NO_LEADER" || error.code === "WRONG_STATE") ? error.code : "INTERNAL";
+        if (code === "INTERNAL") this.#log.error({ err: error }, "seal for a member failed");
+        reply({ t: "sealv", id: m.id, code, message: code === "INTERNAL" ? "the leader failed to seal" : (error as DeltaError).message });
+      },
+    );
+  }
+
+  /** Leader: seals the open epoch through the log; answers once the seal is applied here. */
+  async #sealAsLeader(): Promise<{ readonly epoch: string | null }> {
     const heads = getEpochHeads(this.#ledger);
     const open = getEpochStatus(this.#ledger, heads.openEpoch);
     if (open === undefined || open.transfers + open.withdrawals === 0) return { epoch: null };
     const outcome = await this.#replicated.propose([encodeEntry({ type: "seal", epoch: heads.openEpoch })]);
     if (!outcome.accepted) throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
-    const ours = await this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, 30_000);
+    // Resolves after the entry is applied here (the log applies, then wakes its waiters).
+    const ours = await this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, this.#answerBoundMs);
     if (!ours) throw new DeltaError("NO_LEADER", "the seal was lost to a leader change; retry");
     return { epoch: heads.openEpoch.toString() };
   }
@@ -870,6 +983,25 @@ export class NodeRuntime implements NodeService {
 
   stateView(): StateView {
     return { stateHash: stateHash(this.#ledger), appliedIndex: this.#applied, depositCursor: this.#sharedDepositCursor };
+  }
+
+  appliedIndex(): number {
+    return this.#applied;
+  }
+
+  waitForApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (index <= this.#applied) return Promise.resolve(true);
+    if (this.#stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const cancel = this.#appliedWaiters.add(index, () => {
+        clearTimeout(timer);
+        resolve(index <= this.#applied);
+      });
+      const timer = setTimeout(() => {
+        cancel();
+        resolve(false);
+      }, timeoutMs);
+    });
   }
 
   metrics(): NodeMetrics {

@@ -11,8 +11,10 @@ import type { LedgerMessage } from "../ledger/index.ts";
 export interface PendingMessage {
   /** The verified message as the ledger sees it (hash computed here). */
   readonly message: LedgerMessage;
-  /** Wall-clock ms after which the clients are answered NO_LEADER (503: retry). */
+  /** Wall-clock ms after which the clients are answered OUTCOME_UNKNOWN (or NO_LEADER if it was never sent). */
   readonly deadlineMs: number;
+  /** Handed to a leader at least once (its mempool, or forwarded): from then on it may commit. */
+  sent: boolean;
   /**
    * Sent towards a leader more than once (a forward that failed, a block lost to a leader
    * change): a later refusal as DUPLICATE or NONCE_REUSED may be about its own earlier copy,
@@ -59,7 +61,7 @@ export class PendingMessages {
   add(message: LedgerMessage, nowMs: number, boundMs: number): AddPendingResult {
     const hash = message.hash;
     const existing = this.#byHash.get(hash);
-    const entry = existing ?? { message, deadlineMs: nowMs + boundMs, resent: false, relayed: false, forwardedTo: undefined, forwardedAtMs: 0, waiters: [] };
+    const entry = existing ?? { message, deadlineMs: nowMs + boundMs, sent: false, resent: false, relayed: false, forwardedTo: undefined, forwardedAtMs: 0, waiters: [] };
     if (existing === undefined) this.#byHash.set(hash, entry);
     const answer = new Promise<BatchItemResult>((resolve) => entry.waiters.push(resolve));
     return { entry, answer, isNew: existing === undefined };
@@ -79,12 +81,12 @@ export class PendingMessages {
     for (const hash of [...this.#byHash.keys()]) this.settle(hash, result);
   }
 
-  /** Answers `result` to the entries whose deadline passed at `nowMs`; returns how many. */
-  expire(nowMs: number, result: BatchItemResult): number {
+  /** Answers `resultOf(entry)` to the entries whose deadline passed at `nowMs`; returns how many. */
+  expire(nowMs: number, resultOf: (entry: PendingMessage) => BatchItemResult): number {
     let n = 0;
     for (const [hash, entry] of this.#byHash) {
       if (entry.deadlineMs > nowMs) break; // later entries have later deadlines
-      this.settle(hash, result);
+      this.settle(hash, resultOf(entry));
       n++;
     }
     return n;

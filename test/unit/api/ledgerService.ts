@@ -11,7 +11,7 @@
  * (getEpochTokenCounts), checksummed as the node answers them.
  */
 import { getAddress, Wallet } from "ethers";
-import { DeltaError } from "../../../src/errors.ts";
+import { DeltaError, type ErrorCode } from "../../../src/errors.ts";
 import type {
   AccountView,
   BatchItemResult,
@@ -83,7 +83,7 @@ export interface LedgerServiceOptions {
 }
 
 /** A message refused before the ledger (signature, duplicate) or by it. */
-function refused(code: string, message: string): BatchItemResult {
+function refused(code: ErrorCode, message: string): BatchItemResult {
   return { error: { code, message } };
 }
 
@@ -108,6 +108,8 @@ export class LedgerService implements NodeService {
   nowSec: bigint = NOW_SEC;
   /** When set, writes and seals throw NO_LEADER (nothing applied), as when no leader is reachable. */
   noLeader = false;
+  /** When set, valid writes are answered OUTCOME_UNKNOWN with their hash (taken in, not decided), nothing applied. */
+  outcomeUnknown = false;
   /** When set, writes throw this (a bug in the node): the API must answer 500 without details. */
   failWith: Error | undefined;
   /** When false, settlement() of a sealed epoch throws WRONG_STATE, as while its signatures are gathered. */
@@ -165,7 +167,7 @@ export class LedgerService implements NodeService {
       term: 3,
       leader: this.options.nodeAddress,
       commitIndex: 42,
-      appliedIndex: 41,
+      appliedIndex: this.applied,
       epoch: toDecimal(heads.openEpoch),
       lastSettledEpoch: toDecimal(heads.lastSettledEpoch),
       peers: [{ address: this.options.feeRecipient, rest: "http://127.0.0.1:7002" }],
@@ -199,6 +201,8 @@ export class LedgerService implements NodeService {
       }
       if (recovered !== signer) {
         answers.push(refused("INVALID_SIGNATURE", `signed by ${recovered}, not by ${signer}`));
+      } else if (this.outcomeUnknown) {
+        answers.push({ error: { code: "OUTCOME_UNKNOWN", message: "not decided in time; look it up by its hash" }, hash: message.hash });
       } else if (getMessage(this.state, message.hash) !== undefined || seen.has(message.hash)) {
         answers.push(refused("DUPLICATE", "this message was already submitted"));
       } else {
@@ -207,6 +211,7 @@ export class LedgerService implements NodeService {
         answers.push(undefined);
       }
     }
+    if (toApply.length > 0) this.applied++;
     const verdicts = toApply.length === 0 ? [] : applyEntry(this.state, { type: "block", timestampSec: this.nowSec, messages: toApply }).results;
     let next = 0;
     return answers.map((a) => {
@@ -303,8 +308,21 @@ export class LedgerService implements NodeService {
     const summary = getEpochSummary(this.state, open);
     if (summary === undefined || summary.transfers + summary.withdrawals === 0) return { epoch: null };
     const result = applyEntry(this.state, { type: "seal", epoch: open });
+    this.applied++;
     if (result.status !== "sealed") throw new Error(`seal refused: ${result.code}`);
     return { epoch: toDecimal(open) };
+  }
+
+  /** The log index the service has "applied": starts at 41 and moves with every write it applies. */
+  applied = 41;
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Answers at once: true when `index` is applied, else false (as if the wait timed out; the API's wait is exercised by the integration tests). */
+  waitForApplied(index: number, _timeoutMs: number): Promise<boolean> {
+    return Promise.resolve(index <= this.applied);
   }
 
   metrics(): NodeMetrics {

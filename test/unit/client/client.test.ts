@@ -62,6 +62,19 @@ function fakeHash(nonce: string): string {
   return `0x${BigInt(nonce).toString(16).padStart(64, "0")}`;
 }
 
+/** The request as protocolRoutes matches it: the path without ?minIndex=. */
+function withoutQuery(req: RecordedRequest): RecordedRequest {
+  return { ...req, url: req.url.split("?")[0] ?? "" };
+}
+
+/** A GET /v1/transfers/:hash answer for HASH. */
+function transferBody(status: "pending" | "committed"): Record<string, unknown> {
+  return {
+    hash: HASH, status, index: status === "pending" ? null : 3, epoch: status === "pending" ? null : "4",
+    from: ALICE, to: BOB, token: TOKEN, amount: "1", fee: "0", nonce: "7", deadline: "1900000000",
+  };
+}
+
 /** Hard-coded PROTOCOL.md §2 answers for the routes the client uses. */
 const protocolRoutes: Handler = (req, res) => {
   const route = `${req.method} ${req.url}`;
@@ -332,6 +345,94 @@ describe("DeltaClient", () => {
     assert.throws(() => new DeltaClient({ baseUrl: "ftp://x" }), (e: unknown) => e instanceof DeltaClientError && e.code === "INVALID_CONFIG");
     assert.throws(() => new DeltaClient({ baseUrl: url, retry: { attempts: 0 } }), (e: unknown) => e instanceof DeltaClientError && e.code === "INVALID_CONFIG");
   });
+
+  it("monotonic reads: sends the highest X-Delta-Applied-Index seen as ?minIndex= on every read, never lower", async () => {
+    let index = 12;
+    handler = (req, res) => {
+      // The write's node has applied 12; a later node answers with an older index, which must not lower it.
+      const at = req.method === "POST" ? index : 5;
+      res.setHeader("x-delta-applied-index", String(at));
+      protocolRoutes(withoutQuery(req), res);
+    };
+    const c = client();
+    await c.status(); // first read: nothing seen yet, no minIndex
+    assert.equal(requests[0]?.url, "/v1/status");
+    assert.equal(c.appliedIndex, 5);
+    const signed = fastSignTransfer(PRIVATE_KEY, DOMAIN, { to: BOB, token: TOKEN, amount: 1n, fee: 0n, nonce: 7n, deadline: 1_900_000_000n });
+    await c.submitTransfer(signed);
+    assert.equal(c.appliedIndex, 12);
+    await c.account(ALICE);
+    await c.transfer(HASH);
+    assert.equal(requests[2]?.url, `/v1/accounts/${ALICE}?minIndex=12`);
+    assert.equal(requests[3]?.url, `/v1/transfers/${HASH}?minIndex=12`);
+    assert.equal(c.appliedIndex, 12, "an older index from another node does not lower it");
+    index = 20;
+    await c.submitTransfer(signed);
+    await c.status();
+    assert.equal(requests[5]?.url, "/v1/status?minIndex=20");
+    const plain = new DeltaClient({ baseUrl: url, retry: FAST_RETRY, monotonicReads: false });
+    await plain.submitTransfer(signed);
+    await plain.status();
+    assert.equal(requests[7]?.url, "/v1/status", "monotonicReads: false sends no minIndex");
+  });
+
+  it("a read answered 503 BEHIND moves on to the next node, which answers", async () => {
+    let behind = 0;
+    handler = (req, res) => {
+      if (req.url?.includes("minIndex=") && behind++ === 0) return refusal(res, 503, "BEHIND", "not there yet", { "retry-after": "0" });
+      res.setHeader("x-delta-applied-index", "30");
+      protocolRoutes(withoutQuery(req), res);
+    };
+    const c = new DeltaClient({ baseUrls: [url, url], retry: FAST_RETRY });
+    await c.status();
+    const status = await c.status();
+    assert.equal(status.term, 3);
+    assert.equal(behind, 2);
+    assert.equal(requests.filter((r) => r.url === "/v1/status?minIndex=30").length, 2);
+  });
+
+  it("504 OUTCOME_UNKNOWN is not retried: the error carries the hash, and waitForTransfer waits for the outcome", async () => {
+    let looks = 0;
+    handler = (req, res) => {
+      if (req.method === "POST") return reply(res, 504, { error: { code: "OUTCOME_UNKNOWN", message: "not decided in time" }, hash: HASH });
+      if (req.url?.startsWith(`/v1/transfers/${HASH}`)) {
+        looks++;
+        if (looks === 1) return refusal(res, 404, "NOT_FOUND", "unknown");
+        if (looks === 2) return reply(res, 200, transferBody("pending"));
+        return reply(res, 200, transferBody("committed"));
+      }
+      protocolRoutes(req, res);
+    };
+    const c = client();
+    const signed = fastSignTransfer(PRIVATE_KEY, DOMAIN, { to: BOB, token: TOKEN, amount: 1n, fee: 0n, nonce: 7n, deadline: 1_900_000_000n });
+    const error = await c.submitTransfer(signed).then(
+      () => assert.fail("a 504 must throw"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DeltaClientError);
+    assert.equal(error.code, "OUTCOME_UNKNOWN");
+    assert.equal(error.status, 504);
+    assert.equal(error.hash, HASH);
+    assert.equal(requests.filter((r) => r.method === "POST").length, 1, "an unknown outcome is never sent again by the client");
+    const outcome = await c.waitForTransfer(HASH, { pollMs: 1, timeoutMs: 5_000 });
+    assert.equal(outcome?.status, "committed");
+    assert.equal(looks, 3);
+  });
+
+  it("waitForTransfer resolves undefined once an unknown transfer's deadline is long past, and times out otherwise", async () => {
+    handler = (_req, res) => refusal(res, 404, "NOT_FOUND", "unknown");
+    const c = client();
+    assert.equal(await c.waitForTransfer(HASH, { deadline: 1_000n, pollMs: 1 }), undefined);
+    await assert.rejects(c.waitForTransfer(HASH, { pollMs: 5, timeoutMs: 30 }), (e: unknown) => e instanceof DeltaClientError && e.code === "REQUEST_TIMEOUT");
+  });
+
+  it("a batch item answered OUTCOME_UNKNOWN keeps its hash", async () => {
+    handler = (_req, res) => reply(res, 200, { results: [{ error: { code: "OUTCOME_UNKNOWN", message: "not decided" }, hash: HASH }] });
+    const signed = fastSignTransfer(PRIVATE_KEY, DOMAIN, { to: BOB, token: TOKEN, amount: 1n, fee: 0n, nonce: 7n, deadline: 1_900_000_000n });
+    const [item] = await client().submitTransfers([signed]);
+    assert.deepEqual(item, { error: { code: "OUTCOME_UNKNOWN", message: "not decided" }, hash: HASH });
+  });
+
 });
 
 describe("signing helpers", () => {

@@ -7,7 +7,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LedgerMessage } from "../../../src/ledger/index.ts";
-import { decodeForward, decodeVerdicts, encodeForward, encodeVerdicts, FORWARD_MAX_ITEMS, type Verdict } from "../../../src/node/forwarding.ts";
+import {
+  decodeForward,
+  decodeSealMessage,
+  decodeVerdicts,
+  encodeForward,
+  encodeVerdicts,
+  FORWARD_MAX_ITEMS,
+  type SealMessage,
+  type Verdict,
+} from "../../../src/node/forwarding.ts";
 import type { Address, Hash } from "../../../src/protocol/index.ts";
 
 const H1 = `0x${"ab".repeat(32)}` as Hash;
@@ -27,9 +36,9 @@ describe("forwarding wire", () => {
 
   it("round-trips verdicts: committed (position 0 included) and refused", () => {
     const verdicts: Verdict[] = [
-      { hash: H1, result: { hash: H1, status: "committed", index: 0, epoch: "1" } },
-      { hash: H2, result: { hash: H2, status: "committed", index: 41, epoch: "18446744073709551615" } },
-      { hash: H1, result: { error: { code: "NONCE_REUSED", message: "nonce 0 was used" } } },
+      { hash: H1, result: { hash: H1, status: "committed", index: 0, epoch: "1" }, at: 7 },
+      { hash: H2, result: { hash: H2, status: "committed", index: 41, epoch: "18446744073709551615" }, at: 9_007_199_254_740_991 },
+      { hash: H1, result: { error: { code: "NONCE_REUSED", message: "nonce 0 was used" } }, at: 0 },
     ];
     assert.deepEqual(decodeVerdicts(wire(encodeVerdicts(verdicts))), verdicts);
   });
@@ -54,19 +63,49 @@ describe("forwarding wire", () => {
     const cases: [string, unknown][] = [
       ["null", null],
       ["no verdicts", { t: "fwdv", v: [] }],
-      ["an extra key", { t: "fwdv", v: [[H1, 0, "1"]], x: 1 }],
+      ["an extra key", { t: "fwdv", v: [[H1, 0, "1", 3]], x: 1 }],
       ["two elements", { t: "fwdv", v: [[H1, 0]] }],
-      ["an uppercase hash", { t: "fwdv", v: [[H1.toUpperCase().replace("0X", "0x"), 0, "1"]] }],
-      ["a negative position", { t: "fwdv", v: [[H1, -1, "1"]] }],
-      ["a fractional position", { t: "fwdv", v: [[H1, 1.5, "1"]] }],
-      ["an epoch that is a number", { t: "fwdv", v: [[H1, 1, 1]] }],
-      ["an epoch with a leading zero", { t: "fwdv", v: [[H1, 1, "01"]] }],
-      ["a code without a message", { t: "fwdv", v: [[H1, "DUPLICATE", null]] }],
+      ["no applied index (the old three-element form)", { t: "fwdv", v: [[H1, 0, "1"]] }],
+      ["a negative applied index", { t: "fwdv", v: [[H1, 0, "1", -1]] }],
+      ["an applied index that is a string", { t: "fwdv", v: [[H1, 0, "1", "3"]] }],
+      ["an uppercase hash", { t: "fwdv", v: [[H1.toUpperCase().replace("0X", "0x"), 0, "1", 3]] }],
+      ["a negative position", { t: "fwdv", v: [[H1, -1, "1", 3]] }],
+      ["a fractional position", { t: "fwdv", v: [[H1, 1.5, "1", 3]] }],
+      ["an epoch that is a number", { t: "fwdv", v: [[H1, 1, 1, 3]] }],
+      ["an epoch with a leading zero", { t: "fwdv", v: [[H1, 1, "01", 3]] }],
+      ["a code without a message", { t: "fwdv", v: [[H1, "DUPLICATE", null, 3]] }],
     ];
     for (const [name, value] of cases) assert.equal(decodeVerdicts(value), undefined, name);
-    const [unknown] = decodeVerdicts({ t: "fwdv", v: [[H1, "SOMETHING_ELSE", "why"]] }) ?? [];
+    const [unknown] = decodeVerdicts({ t: "fwdv", v: [[H1, "SOMETHING_ELSE", "why", 3]] }) ?? [];
     assert.deepEqual(unknown?.result, { error: { code: "INTERNAL", message: "the leader refused with an unknown code: why" } });
-    const [long] = decodeVerdicts({ t: "fwdv", v: [[H1, "DUPLICATE", "x".repeat(5_000)]] }) ?? [];
+    const [long] = decodeVerdicts({ t: "fwdv", v: [[H1, "DUPLICATE", "x".repeat(5_000), 3]] }) ?? [];
     assert.equal("error" in long!.result ? long!.result.error.message.length : 0, 1_000);
+  });
+
+  it("round-trips seal requests and answers, and refuses anything else", () => {
+    const good: SealMessage[] = [
+      { t: "seal", id: 0 },
+      { t: "sealv", id: 1, epoch: "4", at: 120 },
+      { t: "sealv", id: 2, epoch: null, at: 0 },
+      { t: "sealv", id: 3, code: "NO_LEADER", message: "not leading" },
+    ];
+    for (const m of good) assert.deepEqual(decodeSealMessage(wire(m)), m);
+    const bad: [string, unknown][] = [
+      ["null", null],
+      ["no id", { t: "seal" }],
+      ["a negative id", { t: "seal", id: -1 }],
+      ["an extra key", { t: "seal", id: 1, token: "secret" }],
+      ["an epoch that is a number", { t: "sealv", id: 1, epoch: 4, at: 1 }],
+      ["no applied index", { t: "sealv", id: 1, epoch: "4" }],
+      ["a code without a message", { t: "sealv", id: 1, code: "NO_LEADER", message: 5 }],
+      ["another type", { t: "fwd", id: 1 }],
+    ];
+    for (const [name, value] of bad) assert.equal(decodeSealMessage(value), undefined, name);
+    assert.deepEqual(decodeSealMessage({ t: "sealv", id: 9, code: "NOPE", message: "m" }), {
+      t: "sealv",
+      id: 9,
+      code: "INTERNAL",
+      message: "the leader refused with an unknown code: m",
+    });
   });
 });
