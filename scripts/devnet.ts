@@ -12,19 +12,29 @@
  * way finish or give up, then stops whatever was started. Were this process killed outright
  * (SIGKILL), the nodes notice on their own and stop (src/devnet/exitWithParent.ts); Ganache runs
  * inside this process and goes with it.
+ *
+ * For tests that must run beside another devnet: DELTA_DEVNET_DIR moves .devnet/ elsewhere and
+ * DELTA_DEVNET_REST_PORTS (three, comma-separated) moves the REST ports, with DELTA_GANACHE_PORT
+ * for the chain. Other REST ports require another directory: the fixed ports are what keeps two
+ * devnets from sharing one directory (a start removes the nodes' data there).
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { startDevnetChain, type DevnetChain } from "../src/devnet/chain.ts";
 import { nodeOptionsFor, startDevnetNodes, type DevnetNodes } from "../src/devnet/nodes.ts";
 
-const DEVNET_DIR = new URL("../.devnet/", import.meta.url);
+const DEFAULT_DIR = new URL("../.devnet/", import.meta.url);
+const CUSTOM_DIR = process.env["DELTA_DEVNET_DIR"] || undefined;
+const DEVNET_DIR = CUSTOM_DIR === undefined ? DEFAULT_DIR : pathToFileURL(resolve(CUSTOM_DIR) + "/");
 const DEVNET_FILE = new URL("devnet.json", DEVNET_DIR);
 const PORT = Number(process.env["DELTA_GANACHE_PORT"] ?? 8545);
-const REST_PORTS = [7001, 7002, 7003];
+const REST_PORTS_RAW = process.env["DELTA_DEVNET_REST_PORTS"] || undefined;
+const REST_PORTS = (REST_PORTS_RAW ?? "7001,7002,7003").split(",").map(Number);
 /** The ready-to-paste payment the banner offers (scripts/pay.ts through npm, so Node 22 is found). */
-const PAY_COMMAND = "npm run pay";
+const PAY_COMMAND = CUSTOM_DIR === undefined ? "npm run pay" : `DELTA_DEVNET_FILE=${fileURLToPath(DEVNET_FILE)} npm run pay`;
 
 /** What start-up has started so far, each with its closer; stopped last-first. */
 const closers: (() => Promise<void>)[] = [];
@@ -95,6 +105,12 @@ function writeDevnetFile(devnet: DevnetFile): void {
   renameSync(partial, DEVNET_FILE);
 }
 
+/** `path` (a directory, with its trailing slash) relative to the current directory when under it, else as is. */
+function relativeIfInside(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? path : `${rel}/`;
+}
+
 /** Commands a newcomer can paste into another shell, the payment among them. */
 function printExamples(devnet: DevnetFile): void {
   const payee = devnet.accounts[1]?.address ?? "<address>";
@@ -114,6 +130,12 @@ async function bringUp(signal: AbortSignal): Promise<void> {
   if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65_535) {
     throw new Error(`DELTA_GANACHE_PORT must be a TCP port, got ${process.env["DELTA_GANACHE_PORT"]}`);
   }
+  if (REST_PORTS.length !== 3 || REST_PORTS.some((p) => !Number.isInteger(p) || p <= 0 || p > 65_535)) {
+    throw new Error(`DELTA_DEVNET_REST_PORTS must be three TCP ports separated by commas, got ${REST_PORTS_RAW}`);
+  }
+  if (REST_PORTS_RAW !== undefined && CUSTOM_DIR === undefined) {
+    throw new Error("DELTA_DEVNET_REST_PORTS needs DELTA_DEVNET_DIR: a devnet on other ports must not share .devnet/ with one on the usual ports");
+  }
   for (const p of REST_PORTS) await assertPortFree(p, "a node's REST API");
   const started = Date.now();
   signal.throwIfAborted();
@@ -127,7 +149,7 @@ async function bringUp(signal: AbortSignal): Promise<void> {
   rmSync(DEVNET_FILE, { force: true });
   rmSync(new URL("nodes/", DEVNET_DIR), { recursive: true, force: true });
   const cluster = await startDevnetNodes({
-    dir: new URL("nodes/", DEVNET_DIR).pathname,
+    dir: fileURLToPath(new URL("nodes/", DEVNET_DIR)),
     ...nodeOptionsFor(chain),
     adminToken,
     restPorts: REST_PORTS,
@@ -140,9 +162,12 @@ async function bringUp(signal: AbortSignal): Promise<void> {
   writeDevnetFile(devnet);
   // Last in, so first out: the file goes before the processes it names.
   closers.push(async () => rmSync(DEVNET_FILE, { force: true }));
-  log(`wrote .devnet/devnet.json (${devnet.accounts.length} funded user accounts) in ${Date.now() - started} ms`);
+  log(`wrote ${CUSTOM_DIR === undefined ? ".devnet/devnet.json" : fileURLToPath(DEVNET_FILE)} (${devnet.accounts.length} funded user accounts) in ${Date.now() - started} ms`);
   log("devnet is up; Ctrl-C stops it. From another shell in this directory, try:");
   printExamples(devnet);
+  // nodes.ts writes one script per node; the banner names the pattern, README "Restarting one devnet node" the rest.
+  const scripts = relativeIfInside(fileURLToPath(new URL("nodes/", DEVNET_DIR)));
+  log(`a node that dies can be started again by hand; it catches up, and stops with this devnet: sh ${scripts}node<i>.restart.sh`);
 }
 
 /** Runs every closer, last-first; one that fails is reported and the rest still run. */

@@ -4,10 +4,16 @@
  * running devnet chain: keys, member list, ports, data directories and logs under `dir`. Used by
  * `npm start` and the integration tests; `stop()` ends every process it started, and each node
  * also stops by itself once the process that started it is gone (exitWithParent.ts).
+ *
+ * Each node gets `node<i>.restart.sh` next to its config: its exact command line, working directory
+ * and DELTA_* environment (the devnet's pid among them), so an operator can start a node that died
+ * again by hand (`sh node<i>.restart.sh`, README "Restarting one devnet node"). The devnet does not
+ * restart nodes itself: a node that keeps dying should be looked at, not hidden. It says, though,
+ * when one dies, and names the script.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, openSync, closeSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { exportIdentitySeedHex, generateIdentity, mokkaPublicKeyOf } from "../consensus/index.ts";
@@ -15,8 +21,53 @@ import type { DevnetChain } from "./chain.ts";
 import { freePort } from "./ganache.ts";
 
 const NODE_ENTRY = new URL("../node.ts", import.meta.url).pathname;
-/** Preloaded into every node: it stops when its stdin pipe from this process ends (this process is gone). */
+/** Preloaded into every node: it stops once this process (DELTA_DEVNET_PID) is gone. */
 const EXIT_WITH_PARENT = new URL("./exitWithParent.ts", import.meta.url).href;
+
+/**
+ * What the nodes' preload watches: this process's pid and, on Linux, its start time (field 22 of
+ * /proc/self/stat, ticks after boot), which tells this process from a later one with the same pid.
+ */
+function devnetIdentityEnv(): Record<string, string> {
+  const env: Record<string, string> = { DELTA_DEVNET_PID: String(process.pid) };
+  try {
+    const text = readFileSync("/proc/self/stat", "utf8");
+    const startTime = text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
+    if (startTime !== undefined && /^\d+$/.test(startTime)) env["DELTA_DEVNET_PID_STARTTIME"] = startTime;
+  } catch {
+    // no /proc: the preload falls back to kill(pid, 0)
+  }
+  return env;
+}
+
+/** `value` as one word for sh, whatever it holds. */
+function shQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A script that starts a node exactly as it was spawned: same directory, binary, arguments and
+ * DELTA_* variables (config overrides and the devnet's identity). The rest of the environment is
+ * the operator's own: the node reads no other variable, and the devnet's whole environment may hold
+ * things that have no place in a file. `exec`, so the node keeps the shell's pid.
+ */
+function restartScript(i: number, cwd: string, argv: readonly string[], env: NodeJS.ProcessEnv, logPath: string): string {
+  const exports = Object.entries(env)
+    .filter((e): e is [string, string] => e[0].startsWith("DELTA_") && /^[A-Z0-9_]+$/.test(e[0]) && e[1] !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `export ${k}=${shQuote(v)}\n`)
+    .join("");
+  return (
+    `#!/bin/sh\n` +
+    `# Starts devnet node ${i + 1} again by hand, after it died, as the devnet started it (src/devnet/nodes.ts).\n` +
+    `# It catches up from its data directory and the other nodes, and stops by itself when the devnet\n` +
+    `# process (DELTA_DEVNET_PID) ends. Its output goes to this shell; to keep it in the node's log instead:\n` +
+    `#   sh <this file> >> ${logPath} 2>&1 &\n` +
+    `cd ${shQuote(cwd)} || exit 1\n` +
+    exports +
+    `exec ${argv.map(shQuote).join(" ")}\n`
+  );
+}
 
 export interface DevnetNodesOptions {
   /** Where configs, data and logs go (created). */
@@ -70,6 +121,8 @@ export interface DevnetNode {
   readonly process: ChildProcess;
   readonly configPath: string;
   readonly logPath: string;
+  /** `sh <this>` starts the node again by hand, as it was started (see the file's comment). */
+  readonly restartScriptPath: string;
 }
 
 export interface DevnetNodes {
@@ -146,6 +199,9 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
   });
 
   const nodes: DevnetNode[] = [];
+  const childEnv = { ...process.env, ...devnetIdentityEnv() };
+  /** Set once the cluster is up, until stop(): from then on a node's exit is news to report. */
+  let watchingExits = false;
   const spawnNode = (i: number): DevnetNode => {
     const logPath = join(options.dir, `node${i + 1}.log`);
     const fd = openSync(logPath, "a");
@@ -153,12 +209,20 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
     const prof = process.env["DELTA_CPU_PROF"];
     const flags = prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`];
     const args = ["--disable-warning=ExperimentalWarning", ...flags, "--import", EXIT_WITH_PARENT, NODE_ENTRY, "--config", configPaths[i]!];
-    // stdin: a pipe never written to; the node watches for its end (exitWithParent.ts).
-    const child = spawn(process.execPath, args, { stdio: ["pipe", fd, fd] });
+    const restartScriptPath = join(options.dir, `node${i + 1}.restart.sh`);
+    // Owner only: the DELTA_* variables may hold the admin token.
+    writeFileSync(restartScriptPath, restartScript(i, process.cwd(), [process.execPath, ...args], childEnv, logPath), { mode: 0o700 });
+    // stdin: a pipe never written to, the preload's fast path; env: the devnet's pid (exitWithParent.ts).
+    const child = spawn(process.execPath, args, { stdio: ["pipe", fd, fd], env: childEnv });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`node ${i + 1} did not start`);
-    const node = { address: members[i]!.address, rest: members[i]!.rest, pid: child.pid, process: child, configPath: configPaths[i]!, logPath };
+    const node = { address: members[i]!.address, rest: members[i]!.rest, pid: child.pid, process: child, configPath: configPaths[i]!, logPath, restartScriptPath };
     log(`node ${i + 1} started (pid ${child.pid}), REST ${node.rest}, log ${logPath}`);
+    child.once("exit", (code, signal) => {
+      if (watchingExits && nodes[i]?.process === child) {
+        log(`node ${i + 1} (pid ${child.pid}) exited (${signal ?? `code ${code}`}); to start it again by hand: sh ${restartScriptPath}`);
+      }
+    });
     return node;
   };
   for (let i = 0; i < n; i++) nodes.push(spawnNode(i));
@@ -166,6 +230,7 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
   const exited = (c: ChildProcess): Promise<void> =>
     c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((resolve) => c.once("exit", () => resolve()));
   const stopAll = async (): Promise<void> => {
+    watchingExits = false;
     await Promise.all(
       nodes.map(async (node) => {
         if (node.process.exitCode !== null || node.process.signalCode !== null) return;
@@ -193,6 +258,7 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
   } finally {
     nodes.forEach((node, i) => node.process.off("exit", onExits[i]!));
   }
+  watchingExits = true;
   return {
     nodes,
     restart: async (i) => {
