@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /**
- * One node: the replicated log feeding the ledger, the leader's mempool and block cutter, intake
- * with batched native signature checks, forwarding to the leader, and the deposit watcher. It
- * implements the REST API's NodeService.
+ * One node, composed of its parts (docs/node.md, "The node's parts"): the replicated log feeding
+ * the applier (applier.ts), the router that keeps every accepted write until it is decided and
+ * answers its clients (router.ts, pure), the leader's mempool and block producer
+ * (blockProducer.ts), the settler, the deposit watcher, and intake with batched native signature
+ * checks. Views of the ledger come from views.ts. It implements the REST API's NodeService and
+ * does the I/O the parts ask for.
  *
  * A write is answered only once its block is committed (on a majority, durable) and applied,
  * with the ledger's verdict. Followers forward writes to the leader over the consensus transport
@@ -17,7 +20,6 @@ import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type {
   AccountView,
   BatchItemResult,
-  CommittedView,
   DomainView,
   EpochView,
   EpochTokensView,
@@ -33,21 +35,14 @@ import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/
 import { DeltaError, isErrorCode, type ErrorCode } from "../errors.ts";
 import { AppliedWaiters } from "./appliedWaiters.ts";
 import {
-  applyEntry,
   createLedger,
-  getAccount,
   getEpochHeads,
   getEpochStatus,
-  getEpochSummary,
-  getEpochTokenCounts,
   getMessage,
   getNextNonce,
-  getMessageProof,
   stateHash,
-  type LedgerEntry,
   type LedgerMessage,
   type LedgerState,
-  type MessageResult,
 } from "../ledger/index.ts";
 import {
   checksumAddress,
@@ -61,8 +56,10 @@ import {
   type SignedWithdrawal,
 } from "../protocol/index.ts";
 import type { Config, Member } from "./config.ts";
+import { applyCommitted } from "./applier.ts";
+import { BlockProducer } from "./blockProducer.ts";
 import { DepositWatcher } from "./depositWatcher.ts";
-import { decodeEntry, encodeEntry, type NodeEntry } from "./entryCodec.ts";
+import { encodeEntry, type NodeEntry } from "./entryCodec.ts";
 import {
   decodeForward,
   decodeSealMessage,
@@ -74,10 +71,10 @@ import {
   type Verdict,
 } from "./forwarding.ts";
 import { Mempool, signerOf } from "./mempool.ts";
-import { PendingMessages, type PendingMessage } from "./pendingMessages.ts";
+import { NO_LEADER_MESSAGE, Router, type LeaderView, type RouterAction } from "./router.ts";
 import { Settler } from "./settler.ts";
+import { accountView, committedViewOf, epochTokensView, epochView, ledgerTransferView, proofView, settlementView, transferView } from "./views.ts";
 
-const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
 /**
  * A write that arrives after this node has known no leader for this long is refused at once with
  * NO_LEADER (503, retry later), before anything is accepted: a client should not wait
@@ -87,24 +84,6 @@ const NO_LEADER_MESSAGE = "no leader is reachable; retry shortly";
 const NO_LEADER_FAIL_FAST_MS = 3_000;
 /** Seconds past its deadline before intake refuses a message itself (else the leader's block time decides). */
 const EARLY_DEADLINE_MARGIN_SEC = 5n;
-/**
- * A forward the leader has given no verdict on in this time is sent again (to whoever leads
- * then): forwards are fire and forget, so one lost with a dropped connection is found this way.
- * A leader change re-sends at once. Well above a block's commit time under load (tens of ms).
- */
-const FORWARD_RETRY_MS = 5_000;
-/** After a forward failed, wait this long before routing again (the old leader may still be named). */
-const REROUTE_BACKOFF_MS = 100;
-/** How often pending messages are checked against their deadline. */
-const EXPIRY_CHECK_MS = 250;
-/** Refusals that, for a message sent more than once, may be about its own committed copy. */
-const REFUSED_AS_REPEAT = new Set(["DUPLICATE", "NONCE_REUSED"]);
-
-function committedView(r: MessageResult): BatchItemResult {
-  return r.status === "committed"
-    ? ({ hash: r.hash, status: "committed", index: r.index, epoch: r.epoch.toString() } satisfies CommittedView)
-    : { error: { code: r.code, message: r.reason } };
-}
 
 function errorItem(code: ErrorCode, message: string): BatchItemResult {
   return { error: { code, message } };
@@ -116,26 +95,6 @@ const FORWARD_COALESCE_MS = 2;
 /** How often the leader shares its deposit cursor through the log (when it moved). */
 const CURSOR_SHARE_MS = 5_000;
 
-/** Blocks the leader keeps proposed but uncommitted at once (see #cutBlock). */
-const MAX_BLOCKS_IN_FLIGHT = 2;
-
-/** GET /v1/transfers/:hash's answer for transfer `t` (addresses checksummed, amounts decimal). */
-function transferView(t: Extract<LedgerMessage, { kind: "transfer" }>, status: TransferView["status"], index: number | null, epoch: string | null): TransferView {
-  return {
-    hash: t.hash,
-    status,
-    index,
-    epoch,
-    from: checksumAddress(t.from),
-    to: checksumAddress(t.to),
-    token: checksumAddress(t.token),
-    amount: t.amount.toString(),
-    fee: t.fee.toString(),
-    nonce: t.nonce.toString(),
-    deadline: t.deadline.toString(),
-  };
-}
-
 /** The running node. `start()` builds it; `stop()` ends everything it began. */
 export class NodeRuntime implements NodeService {
   readonly #config: Config;
@@ -145,31 +104,17 @@ export class NodeRuntime implements NodeService {
   readonly #mempool = new Mempool();
   /** The ledger's next nonce of an account, for the mempool's gap check. */
   readonly #ledgerNonce = (signer: string): bigint => getNextNonce(this.#ledger, signer);
-  /** Since when (ms) this node has known no leader; undefined while it knows one. */
-  #leaderlessSinceMs: number | undefined;
-  /** Accepted here, not yet answered: the node's promise to its clients. */
-  readonly #pending = new PendingMessages();
-  /** Pending messages waiting for a leader to be routed to (no leader known, or a forward failed). */
-  readonly #unrouted = new Set<PendingMessage>();
-  #rerouteAtMs = 0;
-  #expiryAtMs = 0;
+  #expiredSeen = 0;
   readonly #self: Member;
   readonly #settler: Settler;
   #replicated!: ReplicatedLog;
   #pool!: RecoveryPool;
   #watcher: DepositWatcher | undefined;
   #blockTimer: NodeJS.Timeout | undefined;
-  /** Follower: messages waiting FORWARD_COALESCE_MS to go to the leader together. */
-  #toForward: PendingMessage[] = [];
   #forwardTimer: NodeJS.Timeout | undefined;
-  /** Forwarded and not yet answered, oldest forward first (settled ones are dropped lazily). */
-  readonly #forwarded = new Set<PendingMessage>();
-  /** The leader the forwards were last checked against (a change sends them again at once). */
-  #forwardLeader: string | null = null;
-  /** Leader: verdicts owed to the members that forwarded, sent together once a block is applied. */
-  readonly #verdictsOwed = new Map<string, Verdict[]>();
   #verdictFlush: NodeJS.Immediate | undefined;
-  #cutting = false;
+  readonly #router: Router;
+  #producer!: BlockProducer;
   /** An automatic seal is in flight. */
   #sealing = false;
   /** The deposit cursor the log agreed on (depositCursor entries); a new leader's watcher starts there. */
@@ -200,13 +145,11 @@ export class NodeRuntime implements NodeService {
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.metricsRegistry],
   });
-  /** Blocks proposed and not yet committed (or lost). */
-  #blocksInFlight = 0;
   #applied = 0;
   #stopped = false;
   /** How long a write waits for its verdict before OUTCOME_UNKNOWN (config.answerBoundMs). */
   readonly #answerBoundMs: number;
-  /** Answers (and GETs with ?minIndex=) waiting for this node to apply an index: read your writes. */
+  /** GETs with ?minIndex= and forwarded seals waiting for this node to apply an index. */
   readonly #appliedWaiters = new AppliedWaiters();
   /** Follower: admin seals forwarded to the leader, by request id, waiting for its answer. */
   readonly #sealsAsked = new Map<number, { readonly settle: (answer: Extract<SealMessage, { t: "sealv" }> | undefined) => void }>();
@@ -226,6 +169,15 @@ export class NodeRuntime implements NodeService {
       throw new DeltaError("INVALID_CONFIG", "validatorPrivateKey does not match this node's member address");
     }
     this.#self = self;
+    this.#router = new Router({
+      self: self.id,
+      answerBoundMs: config.answerBoundMs,
+      committed: (hash) => {
+        const view = committedViewOf(this.#ledger, hash);
+        return view === undefined || "error" in view ? undefined : view;
+      },
+      onForwardVerdict: (ms) => this.#forwardSeconds.observe(ms / 1000),
+    });
     // Process figures beside the node's own: GC pauses by kind and event-loop delay among them,
     // which is where a latency tail shows first (the benchmark prints them per node).
     collectDefaultMetrics({ register: this.metricsRegistry, eventLoopMonitoringPrecision: 10 });
@@ -268,6 +220,18 @@ export class NodeRuntime implements NodeService {
       await node.#pool.close();
       throw error;
     }
+    node.#producer = new BlockProducer({
+      mempool: node.#mempool,
+      log: node.#replicated,
+      ledgerNonce: node.#ledgerNonce,
+      logger,
+      maxMessages: config.block.maxMessages,
+      answerBoundMs: config.answerBoundMs,
+      onLost: (messages) => node.#router.lost(messages),
+      onExpired: (m, timestampSec) => node.#router.settle(m.hash, errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${timestampSec}`)),
+      blockMessages: node.#blockMessages,
+      commitSeconds: node.#commitSeconds,
+    });
     node.#replicated.on("leader", (status: { leading: boolean; canPropose: boolean }) => node.#leadershipChanged(status.leading && status.canPropose));
     node.#replicated.on("app", (from: string, data: unknown) => node.#onAppMessage(from, data));
     node.#settler.start();
@@ -284,17 +248,17 @@ export class NodeRuntime implements NodeService {
     if (this.#stopped || this.#draining) return;
     this.#draining = true;
     const deadline = Date.now() + (options.drainMs ?? 5_000);
-    while (Date.now() < deadline && (this.#pending.size > 0 || this.#mempool.size > 0 || this.#blocksInFlight > 0)) {
+    while (Date.now() < deadline && (this.#router.pending.size > 0 || this.#mempool.size > 0 || this.#producer.inFlight > 0)) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     this.#stopped = true;
     if (this.#blockTimer !== undefined) clearInterval(this.#blockTimer);
     if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
     if (this.#verdictFlush !== undefined) clearImmediate(this.#verdictFlush);
+    this.#producer.stop();
     this.#settler.stop();
     await this.#watcher?.stop();
-    this.#unrouted.clear();
-    this.#pending.settleAll(errorItem("NO_LEADER", "the node is shutting down; retry on another node"));
+    this.#router.stop(errorItem("NO_LEADER", "the node is shutting down; retry on another node"));
     // Their answers are given (above); what is left are GETs waiting for ?minIndex=, which now fail.
     this.#appliedWaiters.drain();
     for (const asked of this.#sealsAsked.values()) asked.settle(undefined);
@@ -306,118 +270,62 @@ export class NodeRuntime implements NodeService {
 
   #apply(index: number, data: Uint8Array): void {
     this.#applied = index;
-    this.#applyEntry(index, data);
-    // After the entry is in the ledger: answers waiting for this index may now go out.
+    const results = applyCommitted(
+      {
+        ledger: this.#ledger,
+        mempool: this.#mempool,
+        ledgerNonce: this.#ledgerNonce,
+        logger: this.#log,
+        settlement: (entry) => this.#settler.apply(entry),
+        depositCursor: (nextBlock) => (this.#sharedDepositCursor = Math.max(this.#sharedDepositCursor, nextBlock)),
+      },
+      index,
+      data,
+    );
+    // After the entry is in the ledger: its clients, and answers parked for this index, go out.
+    this.#router.applied(index, results);
     this.#appliedWaiters.advance(index);
   }
 
-  #applyEntry(index: number, data: Uint8Array): void {
-    if (data.length === 0) return; // a leader's term-start marker
-    const entry = decodeEntry(data);
-    if (entry === undefined) {
-      this.#log.error({ index }, "committed entry does not decode; skipped on every node alike");
-      return;
-    }
-    if (entry.type === "signatures" || entry.type === "settlementPlan") {
-      this.#settler.apply(entry);
-      return;
-    }
-    if (entry.type === "depositCursor") {
-      this.#sharedDepositCursor = Math.max(this.#sharedDepositCursor, entry.nextBlock);
-      return;
-    }
-    const result = applyEntry(this.#ledger, entry);
-    if (result.type === "block") {
-      result.results.forEach((r, i) => {
-        const pending = this.#pending.get(r.hash);
-        if (pending !== undefined && !pending.relayed) this.#pending.settle(r.hash, this.#verdictFor(pending, committedView(r)));
-        // A message refused with its nonce still unused (not a repeat of a used one): the
-        // mempool must not count on that nonce being taken.
-        const m = entry.type === "block" ? entry.messages[i] : undefined;
-        if (m === undefined) return;
-        if (r.status === "committed") this.#mempool.wake(m); // the account's held next nonce may be due now
-        else if (m.nonce >= this.#ledgerNonce(signerOf(m))) this.#mempool.forgetNonce(m);
-      });
-    } else if (result.type === "deposit") {
-      if (result.status === "credited") this.#log.info({ depositId: entry.type === "deposit" ? entry.depositId.toString() : "" }, "deposit credited");
-    } else if (result.type === "seal") {
-      this.#log.info({ epoch: result.epoch.toString(), status: result.status }, "epoch seal applied");
-    } else if (result.type === "settled") {
-      if ("status" in result && result.status === "settled") this.#log.info({ epoch: result.epoch.toString() }, "epoch settled");
-      else this.#log.warn({ epoch: result.epoch.toString(), result }, "settled entry refused");
-    }
+  /** What the router knows of the leader now. */
+  #leaderView(): LeaderView {
+    const s = this.#replicated.status();
+    return { leader: s.leader, leading: s.canPropose };
   }
 
-  /**
-   * The answer for `entry` given a ledger verdict on its hash. A message sent more than once may
-   * meet its own committed copy: refused as DUPLICATE or NONCE_REUSED while the ledger holds that
-   * very hash committed, the client gets the committed view (it was applied once, here too).
-   */
-  #verdictFor(entry: PendingMessage, result: BatchItemResult): BatchItemResult {
-    if (!entry.resent || !("error" in result) || !REFUSED_AS_REPEAT.has(result.error.code)) return result;
-    const m = getMessage(this.#ledger, entry.message.hash);
-    return m === undefined ? result : { hash: m.hash, status: "committed", index: m.index, epoch: m.epoch.toString() };
-  }
-
-  /**
-   * The answer of a write not decided within the bound. Once it was handed to a leader it may
-   * still commit (until its deadline): 504 OUTCOME_UNKNOWN with its hash, never a "retry", which
-   * would make a client pay twice (PROTOCOL.md §2). One never handed to any leader cannot commit
-   * (it is dropped with its entry here): NO_LEADER, retry.
-   */
-  #expiredAnswer(e: PendingMessage): BatchItemResult {
-    const bound = `${this.#answerBoundMs / 1000} s`;
-    if (!e.sent) return errorItem("NO_LEADER", `no leader took the message within ${bound}; it was not sent anywhere and will not commit; retry`);
-    return {
-      error: {
-        code: "OUTCOME_UNKNOWN",
-        message: `the message was not decided within ${bound}; it may still commit until its deadline: look it up by its hash (a resend answering 409 DUPLICATE means it committed)`,
-      },
-      hash: e.message.hash,
-    };
-  }
-
-  /** Sends `entries` again later, to whoever leads then. */
-  #requeue(entries: readonly PendingMessage[]): void {
-    for (const e of entries) {
-      if (!this.#pending.isPending(e)) continue;
-      e.resent = true;
-      e.relayed = false;
-      this.#unrouted.add(e);
+  /** Does what the router asks: mempool, forwards, verdicts to members. */
+  #run(actions: readonly RouterAction[]): void {
+    for (const a of actions) {
+      if (a.type === "mempool") {
+        const now = Date.now();
+        for (const m of a.messages) this.#mempool.add(m, now);
+        if (this.#mempool.size >= this.#config.block.maxMessages) void this.#producer.cut();
+      } else if (a.type === "forward") this.#replicated.sendApp(a.to, encodeForward(a.messages));
+      else this.#replicated.sendApp(a.to, encodeVerdicts(a.verdicts));
     }
+    // Messages to forward go out together: many writes within FORWARD_COALESCE_MS make one forward.
+    const queued = this.#router.queuedForForward;
+    if (queued >= FORWARD_MAX_ITEMS) this.#flushForwards();
+    else if (queued > 0 && this.#forwardTimer === undefined) this.#forwardTimer = setTimeout(() => this.#flushForwards(), FORWARD_COALESCE_MS);
   }
 
-  #requeueMessages(messages: readonly LedgerMessage[]): void {
-    const entries: PendingMessage[] = [];
-    for (const m of messages) {
-      this.#mempool.forgetNonce(m); // its block did not go through: its nonce is not used
-      const e = this.#pending.get(m.hash);
-      if (e !== undefined) entries.push(e);
-    }
-    this.#requeue(entries);
+  #flushForwards(): void {
+    if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
+    this.#forwardTimer = undefined;
+    if (!this.#stopped) this.#run(this.#router.flush(Date.now(), this.#leaderView()));
   }
 
-  /** The block timer: route what waits for a leader, expire overdue clients, cut a block. */
+  /** The block timer: the router's look (route, expire, re-forward), cut a block, seal, share the cursor. */
   #tick(): void {
     if (this.#stopped) return;
     const now = Date.now();
-    if (this.#unrouted.size > 0 && now >= this.#rerouteAtMs) {
-      const entries = [...this.#unrouted].filter((e) => this.#pending.isPending(e));
-      this.#unrouted.clear();
-      this.#route(entries);
+    this.#run(this.#router.tick(now, this.#leaderView()));
+    const expired = this.#router.pending.expiredTotal;
+    if (expired > this.#expiredSeen) {
+      this.#log.warn({ expired: expired - this.#expiredSeen }, "pending messages not decided within the bound");
+      this.#expiredSeen = expired;
     }
-    if (now >= this.#expiryAtMs) {
-      this.#expiryAtMs = now + EXPIRY_CHECK_MS;
-      const expired = this.#pending.expire(now, (e) => this.#expiredAnswer(e));
-      if (expired > 0) this.#log.warn({ expired }, "pending messages expired unanswered");
-    }
-    // No leader known, or this node is named leader but cannot propose (Mokka never demotes a
-    // leader that lost its majority: docs/consensus.md). A moment of either is an election.
-    const s = this.#replicated.status();
-    if (s.leader === null || (s.leader === this.#self.id && !s.canPropose)) this.#leaderlessSinceMs ??= now;
-    else this.#leaderlessSinceMs = undefined;
-    this.#checkForwards(now);
-    void this.#cutBlock();
+    void this.#producer.cut();
     this.#maybeSeal(now);
     this.#maybeShareCursor(now);
   }
@@ -484,74 +392,8 @@ export class NodeRuntime implements NodeService {
     if (!leading) {
       // We will not order these: they go to the next leader, their clients keep waiting. (Also
       // forgets what the mempool knew of accounts' next nonces.)
-      this.#requeueMessages(this.#mempool.takeAll());
+      this.#router.lost(this.#mempool.takeAll());
     }
-  }
-
-  async #cutBlock(): Promise<void> {
-    if (this.#cutting || this.#mempool.size === 0 || this.#stopped) return;
-    // Group commit: while MAX_BLOCKS_IN_FLIGHT blocks wait for their commit, messages gather in
-    // the mempool and go out together in the next one. Every block costs each node one fsync on
-    // its event loop; cutting one every 5 ms under a trickle of single transfers made those syncs
-    // the largest item of the profile and the main cause of latency.
-    if (this.#blocksInFlight >= MAX_BLOCKS_IN_FLIGHT) return;
-    this.#cutting = true;
-    let messages: LedgerMessage[] = [];
-    try {
-      const nowMs = Date.now();
-      const timestampSec = BigInt(Math.floor(nowMs / 1000));
-      messages = this.#dropExpired(this.#mempool.take(this.#config.block.maxMessages, nowMs, this.#ledgerNonce), timestampSec);
-      if (messages.length === 0) return; // all held back for earlier nonces (mempool.ts), or expired
-      const entry: LedgerEntry = { type: "block", timestampSec, messages };
-      const outcome = await this.#replicated.propose([encodeEntry(entry)]);
-      if (!outcome.accepted) {
-        this.#requeueMessages(messages);
-        return;
-      }
-      // Verdicts arrive through #apply. A block lost to a leader change (another entry committed
-      // at its index) or stuck past the bound: its messages go to the next leader.
-      this.#blocksInFlight++;
-      this.#blockMessages.observe(messages.length);
-      const proposedAt = performance.now();
-      void this.#replicated
-        .waitForCommit(outcome.lastIndex, outcome.term, this.#answerBoundMs)
-        .then(
-          (ours) => {
-            if (ours) this.#commitSeconds.observe((performance.now() - proposedAt) / 1000);
-            else this.#requeueMessages(messages);
-          },
-          () => this.#requeueMessages(messages),
-        )
-        .finally(() => {
-          this.#blocksInFlight--;
-          void this.#cutBlock();
-        });
-    } catch (error) {
-      // Not proposed (e.g. the log refused it): its messages stay ours and go to the next block.
-      this.#log.error({ reason: error instanceof Error ? error.message : String(error) }, "cutting a block failed");
-      this.#requeueMessages(messages);
-    } finally {
-      this.#cutting = false;
-    }
-  }
-
-  /**
-   * Leader: the messages whose deadline is before the block time are refused here, as the ledger
-   * would refuse them (DEADLINE_EXPIRED), without taking log space: a message that waited out its
-   * deadline (held for a nonce, or behind a long queue) never commits, and its client learns so.
-   */
-  #dropExpired(messages: LedgerMessage[], timestampSec: bigint): LedgerMessage[] {
-    if (messages.every((m) => m.deadline >= timestampSec)) return messages; // the usual case: no copy
-    const kept: LedgerMessage[] = [];
-    for (const m of messages) {
-      if (m.deadline >= timestampSec) {
-        kept.push(m);
-        continue;
-      }
-      this.#mempool.forgetNonce(m); // its nonce stays unused
-      this.#pending.settle(m.hash, errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${timestampSec}`));
-    }
-    return kept;
   }
 
   // ---- intake ----
@@ -572,21 +414,29 @@ export class NodeRuntime implements NodeService {
   }
 
   /**
-   * Takes verified messages into the node's keeping and routes the new ones (a hash already
-   * pending here is not routed again); resolves with each one's verdict.
+   * Takes verified messages into the node's keeping (the router), after the early refusals
+   * (`checkEarly`: not for a leader's forwards, which their member checked); resolves with each
+   * one's verdict.
    */
   #accept(messages: readonly LedgerMessage[], checkEarly = true): (BatchItemResult | Promise<BatchItemResult>)[] {
     const now = Date.now();
-    const fresh: PendingMessage[] = [];
-    const answers = messages.map((m) => {
+    const answers: (BatchItemResult | Promise<BatchItemResult>)[] = [];
+    const taken: LedgerMessage[] = [];
+    const at: number[] = [];
+    messages.forEach((m, k) => {
       // A copy already pending here joins it unchecked: the first copy may already be in a block.
-      const refusal = checkEarly && this.#pending.get(m.hash) === undefined ? this.#refusedEarly(m, now) : undefined;
-      if (refusal !== undefined) return refusal;
-      const added = this.#pending.add(m, now, this.#answerBoundMs);
-      if (added.isNew) fresh.push(added.entry);
-      return added.answer;
+      const refusal = checkEarly && this.#router.pending.get(m.hash) === undefined ? this.#refusedEarly(m, now) : undefined;
+      if (refusal !== undefined) answers[k] = refusal;
+      else {
+        taken.push(m);
+        at.push(k);
+      }
     });
-    this.#route(fresh);
+    if (taken.length > 0) {
+      const { answers: routed, actions } = this.#router.accept(taken, now, this.#leaderView());
+      routed.forEach((a, j) => (answers[at[j]!] = a));
+      this.#run(actions);
+    }
     return answers;
   }
 
@@ -616,82 +466,10 @@ export class NodeRuntime implements NodeService {
 
   /** Refuses a write at once when this node has known no leader for NO_LEADER_FAIL_FAST_MS. */
   #checkLeaderKnown(): void {
-    const since = this.#leaderlessSinceMs;
-    if (since !== undefined && Date.now() - since >= NO_LEADER_FAIL_FAST_MS) {
-      throw new DeltaError("NO_LEADER", `no leader has been known for ${Math.round((Date.now() - since) / 1000)} s; retry later`);
+    const forMs = this.#router.leaderlessForMs(Date.now());
+    if (forMs >= NO_LEADER_FAIL_FAST_MS) {
+      throw new DeltaError("NO_LEADER", `no leader has been known for ${Math.round(forMs / 1000)} s; retry later`);
     }
-  }
-
-  /** Leader: into the mempool. Follower: forwarded to the leader. No leader: kept for later. */
-  #route(entries: readonly PendingMessage[]): void {
-    if (entries.length === 0 || this.#stopped) return;
-    if (this.#leading()) {
-      const now = Date.now();
-      for (const e of entries) {
-        e.sent = true;
-        this.#mempool.add(e.message, now);
-      }
-      if (this.#mempool.size >= this.#config.block.maxMessages) void this.#cutBlock();
-      return;
-    }
-    const leader = this.#leaderMember();
-    if (leader === undefined || leader.id === this.#self.id || Date.now() < this.#rerouteAtMs) {
-      for (const e of entries) this.#unrouted.add(e);
-      return;
-    }
-    for (const e of entries) this.#toForward.push(e);
-    // Messages go out together: many writes arriving within FORWARD_COALESCE_MS make one forward.
-    if (this.#toForward.length >= FORWARD_MAX_ITEMS) this.#flushForwards();
-    else if (this.#forwardTimer === undefined) this.#forwardTimer = setTimeout(() => this.#flushForwards(), FORWARD_COALESCE_MS);
-  }
-
-  #flushForwards(): void {
-    if (this.#forwardTimer !== undefined) clearTimeout(this.#forwardTimer);
-    this.#forwardTimer = undefined;
-    const entries = this.#toForward.filter((e) => this.#pending.isPending(e));
-    this.#toForward = [];
-    if (entries.length === 0) return;
-    const leader = this.#leaderMember();
-    if (leader === undefined || leader.id === this.#self.id) {
-      this.#requeue(entries);
-      return;
-    }
-    const now = Date.now();
-    for (const e of entries) {
-      e.sent = true;
-      e.relayed = !e.resent;
-      e.forwardedTo = leader.id;
-      e.forwardedAtMs = now;
-      // Re-inserted, so the set stays in forward order (#checkForwards reads the oldest first).
-      this.#forwarded.delete(e);
-      this.#forwarded.add(e);
-    }
-    for (let i = 0; i < entries.length; i += FORWARD_MAX_ITEMS) {
-      this.#replicated.sendApp(leader.id, encodeForward(entries.slice(i, i + FORWARD_MAX_ITEMS).map((e) => e.message)));
-    }
-  }
-
-  /**
-   * Forwards with no verdict: all of them again when the leader changed, else the ones older than
-   * FORWARD_RETRY_MS (a forward or its verdict lost with a connection, or a leader that hangs).
-   */
-  #checkForwards(now: number): void {
-    if (this.#forwarded.size === 0) return;
-    const leader = this.#replicated.status().leader;
-    const changed = leader !== this.#forwardLeader;
-    this.#forwardLeader = leader;
-    const again: PendingMessage[] = [];
-    for (const e of this.#forwarded) {
-      if (!this.#pending.isPending(e)) {
-        this.#forwarded.delete(e);
-        continue;
-      }
-      if (e.forwardedTo !== leader || now - e.forwardedAtMs >= FORWARD_RETRY_MS) {
-        this.#forwarded.delete(e);
-        again.push(e);
-      } else if (!changed) break; // the rest were forwarded later, to this same leader
-    }
-    if (again.length > 0) this.#requeue(again);
   }
 
   /** The consensus transport's application messages: forwards, verdicts, settlement. */
@@ -718,6 +496,7 @@ export class NodeRuntime implements NodeService {
     if (this.#draining || !this.#leading()) {
       // Not ours to order: the member routes them again (to whoever leads, after a short wait).
       for (const m of messages) this.#owe(from, { hash: m.hash, result: errorItem("NO_LEADER", NO_LEADER_MESSAGE), at: this.#applied });
+      this.#flushOwed();
       return;
     }
     // The member checked them against its own ledger when its client sent them (#refusedEarly);
@@ -732,15 +511,14 @@ export class NodeRuntime implements NodeService {
 
   /** Leader: queues a verdict for the member that forwarded; all owed go out together. */
   #owe(member: string, verdict: Verdict): void {
-    let list = this.#verdictsOwed.get(member);
-    if (list === undefined) this.#verdictsOwed.set(member, (list = []));
-    list.push(verdict);
+    this.#router.owe(member, verdict);
+    this.#flushOwed();
+  }
+
+  #flushOwed(): void {
     this.#verdictFlush ??= setImmediate(() => {
       this.#verdictFlush = undefined;
-      for (const [to, verdicts] of this.#verdictsOwed) {
-        for (let i = 0; i < verdicts.length; i += FORWARD_MAX_ITEMS) this.#replicated.sendApp(to, encodeVerdicts(verdicts.slice(i, i + FORWARD_MAX_ITEMS)));
-      }
-      this.#verdictsOwed.clear();
+      if (!this.#stopped) this.#run(this.#router.takeOwed());
     });
   }
 
@@ -751,39 +529,7 @@ export class NodeRuntime implements NodeService {
       this.#log.warn({ from: from.slice(0, 16) }, "malformed verdicts dropped");
       return;
     }
-    const now = Date.now();
-    for (const { hash, result, at } of verdicts) {
-      const entry = this.#pending.get(hash);
-      // Only the member we last forwarded it to speaks for it: an older leader's late verdict, or
-      // any other member's, is ignored (our own ledger answers once the block reaches us).
-      if (entry === undefined || entry.forwardedTo !== from) continue;
-      this.#forwardSeconds.observe((now - entry.forwardedAtMs) / 1000);
-      if (at <= this.#applied || ("error" in result && result.error.code === "NO_LEADER")) {
-        this.#answerFromLeader(entry, result);
-        continue;
-      }
-      // Read your writes (PROTOCOL.md §2): decided, but this node has not applied the block yet.
-      // The answer waits for it; the message is no longer forwarded anywhere.
-      this.#forwarded.delete(entry);
-      entry.forwardedTo = undefined;
-      this.#appliedWaiters.add(at, () => this.#answerFromLeader(entry, result));
-    }
-  }
-
-  #forwardFailed(entries: readonly PendingMessage[]): void {
-    this.#rerouteAtMs = Date.now() + REROUTE_BACKOFF_MS;
-    this.#requeue(entries);
-  }
-
-  /** The leader's verdict on a message we forwarded (it answers after its block is applied). */
-  #answerFromLeader(entry: PendingMessage, result: BatchItemResult): void {
-    if (!this.#pending.isPending(entry)) return; // answered already (by our own #apply, or expired)
-    if ("error" in result && result.error.code === "NO_LEADER") return this.#forwardFailed([entry]);
-    const verdict = this.#verdictFor(entry, result);
-    // Refused as a repeat of a copy our ledger has not applied yet: our own #apply will answer
-    // (the leader answers after commit, so the block that decides is on its way here).
-    if ("error" in verdict && entry.resent && REFUSED_AS_REPEAT.has(verdict.error.code)) return;
-    this.#pending.settle(entry.message.hash, verdict);
+    this.#router.verdicts(from, verdicts, Date.now());
   }
 
   async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
@@ -919,66 +665,31 @@ export class NodeRuntime implements NodeService {
   }
 
   account(address: string): AccountView {
-    const a = getAccount(this.#ledger, address);
-    const balances: Record<string, string> = {};
-    for (const b of a.balances) balances[checksumAddress(b.token)] = b.amount.toString();
-    return { address: checksumAddress(a.address), nonce: a.nonce.toString(), balances };
+    return accountView(this.#ledger, address);
   }
 
   transfer(hash: string): TransferView | undefined {
-    const m = getMessage(this.#ledger, hash);
-    if (m !== undefined) return m.message.kind === "transfer" ? transferView(m.message, m.status, m.index, m.epoch.toString()) : undefined;
+    const committed = ledgerTransferView(this.#ledger, hash);
+    if (committed !== undefined || getMessage(this.#ledger, hash) !== undefined) return committed;
     // Not applied here: a transfer this node accepted and holds until its verdict is pending.
-    const t = this.#pending.get(hash.toLowerCase())?.message;
+    const t = this.#router.pending.get(hash.toLowerCase())?.message;
     return t?.kind === "transfer" ? transferView(t, "pending", null, null) : undefined;
   }
 
   epoch(epoch?: bigint): EpochView | undefined {
-    const n = epoch ?? getEpochHeads(this.#ledger).openEpoch;
-    const e = getEpochSummary(this.#ledger, n);
-    if (e === undefined) return undefined;
-    return {
-      epoch: e.epoch.toString(),
-      status: e.status,
-      transfers: e.transfers,
-      root: e.root,
-      deltas: e.deltas.map((d) => ({ account: checksumAddress(d.account), token: checksumAddress(d.token), delta: d.amount.toString() })),
-      payouts: e.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: p.amount.toString() })),
-      settlementTxs: [...e.settlementTxs],
-    };
+    return epochView(this.#ledger, epoch);
   }
 
   settlement(epoch: bigint): SettlementView {
-    const summary = getEpochStatus(this.#ledger, epoch);
-    if (summary === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
-    if (summary.status === "open") throw new DeltaError("EPOCH_OPEN", `epoch ${epoch} is still open; it has no settlement until it is sealed`);
-    const signed = this.#settler.signed(epoch);
-    if (signed === undefined) throw new DeltaError("WRONG_STATE", `epoch ${epoch} is sealed; its validators' signatures are still being gathered, retry shortly`);
-    return {
-      epoch: epoch.toString(),
-      chunks: signed.settlements.map((s, k) => ({
-        settlement: {
-          epoch: s.epoch.toString(),
-          chunk: s.chunk,
-          chunks: s.chunks,
-          transfersRoot: s.transfersRoot,
-          deltas: s.deltas.map((d) => ({ account: checksumAddress(d.account), token: checksumAddress(d.token), amount: d.amount.toString() })),
-          payouts: s.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: p.amount.toString() })),
-        },
-        signatures: [...signed.signatures[k]!],
-      })),
-    };
+    return settlementView(this.#ledger, epoch, this.#settler.signed(epoch));
   }
 
   epochTokens(epoch: bigint): EpochTokensView | undefined {
-    const counts = getEpochTokenCounts(this.#ledger, epoch);
-    if (counts === undefined) return undefined;
-    return { epoch: epoch.toString(), tokens: counts.map((c) => ({ token: checksumAddress(c.token), transfers: c.transfers, withdrawals: c.withdrawals })) };
+    return epochTokensView(this.#ledger, epoch);
   }
 
   transferProof(hash: string): ProofView {
-    const p = getMessageProof(this.#ledger, hash);
-    return { hash: p.hash, epoch: p.epoch.toString(), leaf: p.leaf, root: p.root, proof: [...p.proof] };
+    return proofView(this.#ledger, hash);
   }
 
   stateView(): StateView {

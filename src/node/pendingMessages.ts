@@ -43,6 +43,12 @@ export interface AddPendingResult {
 export class PendingMessages {
   /** Insertion order is deadline order: every entry gets the same bound when it is added. */
   readonly #byHash = new Map<string, PendingMessage>();
+  #expiredTotal = 0;
+
+  /** Entries answered by `expire` since the start (for the node's log). */
+  get expiredTotal(): number {
+    return this.#expiredTotal;
+  }
 
   get size(): number {
     return this.#byHash.size;
@@ -89,6 +95,7 @@ export class PendingMessages {
       this.settle(hash, resultOf(entry));
       n++;
     }
+    this.#expiredTotal += n;
     return n;
   }
 }

@@ -11,6 +11,15 @@
  * (getEpochTokenCounts), checksummed as the node answers them.
  */
 import { getAddress, Wallet } from "ethers";
+import {
+  accountView,
+  epochTokensView,
+  epochView,
+  ledgerTransferView,
+  proofView,
+  resultView,
+  settlementView,
+} from "../../../src/node/views.ts";
 import { DeltaError, type ErrorCode } from "../../../src/errors.ts";
 import type {
   AccountView,
@@ -87,21 +96,6 @@ function refused(code: ErrorCode, message: string): BatchItemResult {
   return { error: { code, message } };
 }
 
-function fromLedger(result: MessageResult): BatchItemResult {
-  if (result.status === "rejected") return refused(result.code, result.reason);
-  return { hash: result.hash, status: "committed", index: result.index, epoch: toDecimal(result.epoch) };
-}
-
-/** A Settlement in wire form: decimal strings, checksummed addresses. */
-function settlementView(s: Settlement): SettlementChunkView["settlement"] {
-  const item = (i: { readonly account: Address; readonly token: Address; readonly amount: bigint }) => ({
-    account: checksumAddress(i.account),
-    token: checksumAddress(i.token),
-    amount: toDecimal(i.amount),
-  });
-  return { epoch: toDecimal(s.epoch), chunk: s.chunk, chunks: s.chunks, transfersRoot: s.transfersRoot, deltas: s.deltas.map(item), payouts: s.payouts.map(item) };
-}
-
 export class LedgerService implements NodeService {
   readonly state: LedgerState;
   /** Block timestamp of the next write, unix seconds. */
@@ -135,8 +129,7 @@ export class LedgerService implements NodeService {
 
   /** keccak256 of the canonical ledger snapshot: equal exactly when nothing changed. */
   transferProof(hash: string): ProofView {
-    const p = getMessageProof(this.state, hash);
-    return { hash: p.hash, epoch: p.epoch.toString(), leaf: p.leaf, root: p.root, proof: [...p.proof] };
+    return proofView(this.state, hash);
   }
 
   stateView(): StateView {
@@ -175,10 +168,7 @@ export class LedgerService implements NodeService {
   }
 
   account(address: string): AccountView {
-    const view = getAccount(this.state, address);
-    const balances: Record<string, string> = {};
-    for (const b of view.balances) balances[checksumAddress(b.token)] = toDecimal(b.amount);
-    return { address: checksumAddress(view.address), nonce: toDecimal(view.nonce), balances };
+    return accountView(this.state, address);
   }
 
   private guard(): void {
@@ -218,7 +208,7 @@ export class LedgerService implements NodeService {
       if (a !== undefined) return a;
       const verdict = verdicts[next++];
       if (verdict === undefined) throw new Error("ledger gave fewer verdicts than messages");
-      return fromLedger(verdict);
+      return resultView(verdict);
     });
   }
 
@@ -247,59 +237,32 @@ export class LedgerService implements NodeService {
   }
 
   transfer(hash: string): TransferView | undefined {
-    const view = getMessage(this.state, hash);
-    if (view === undefined || view.message.kind !== "transfer") return undefined;
-    const m = view.message;
-    return {
-      hash: view.hash,
-      status: view.status,
-      index: view.index,
-      epoch: toDecimal(view.epoch),
-      from: checksumAddress(m.from),
-      to: checksumAddress(m.to),
-      token: checksumAddress(m.token),
-      amount: toDecimal(m.amount),
-      fee: toDecimal(m.fee),
-      nonce: toDecimal(m.nonce),
-      deadline: toDecimal(m.deadline),
-    };
+    return ledgerTransferView(this.state, hash);
   }
 
   epoch(epoch?: bigint): EpochView | undefined {
-    const summary = getEpochSummary(this.state, epoch ?? getEpochHeads(this.state).openEpoch);
-    if (summary === undefined) return undefined;
-    return {
-      epoch: toDecimal(summary.epoch),
-      status: summary.status,
-      transfers: summary.transfers,
-      root: summary.root,
-      deltas: summary.deltas.map((d) => ({ account: checksumAddress(d.account), token: checksumAddress(d.token), delta: toDecimal(d.amount) })),
-      payouts: summary.payouts.map((p) => ({ account: checksumAddress(p.account), token: checksumAddress(p.token), amount: toDecimal(p.amount) })),
-      settlementTxs: summary.settlementTxs,
-    };
+    return epochView(this.state, epoch);
   }
 
   settlement(epoch: bigint): SettlementView {
+    // The node's mapping over chunks this service signs itself with every test validator.
     const summary = getEpochSummary(this.state, epoch);
-    if (summary === undefined) throw new DeltaError("NOT_FOUND", `epoch ${epoch} does not exist yet`);
-    if (summary.status === "open") {
-      throw new DeltaError("EPOCH_OPEN", `epoch ${epoch} is still open; its settlement exists once it is sealed`);
-    }
-    if (!this.signaturesGathered) {
-      throw new DeltaError("WRONG_STATE", `epoch ${epoch} is sealed; its validators' signatures are still being gathered, retry shortly`);
-    }
-    const chunks = buildSettlementChunks(summary, this.maxItemsPerChunk).map((s): SettlementChunkView => {
-      const digest = hashSettlement(this.options.domain, s);
-      return { settlement: settlementView(s), signatures: this.validators.map((v) => v.signingKey.sign(digest).serialized) };
-    });
-    return { epoch: toDecimal(summary.epoch), chunks };
+    const signed =
+      summary === undefined || summary.status === "open" || !this.signaturesGathered
+        ? undefined
+        : (() => {
+            const settlements = buildSettlementChunks(summary, this.maxItemsPerChunk);
+            const signatures = settlements.map((s) => {
+              const digest = hashSettlement(this.options.domain, s);
+              return this.validators.map((v) => v.signingKey.sign(digest).serialized as `0x${string}`);
+            });
+            return { settlements, signatures };
+          })();
+    return settlementView(this.state, epoch, signed);
   }
 
   epochTokens(epoch: bigint): EpochTokensView | undefined {
-    // As the node does: the ledger's counts, tokens checksummed (the ledger keeps them lowercase).
-    const counts = getEpochTokenCounts(this.state, epoch);
-    if (counts === undefined) return undefined;
-    return { epoch: toDecimal(epoch), tokens: counts.map((c) => ({ token: getAddress(c.token), transfers: c.transfers, withdrawals: c.withdrawals })) };
+    return epochTokensView(this.state, epoch);
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {
