@@ -14,6 +14,7 @@ import { DeltaError, isErrorCode } from "../errors.ts";
 import {
   checkAddress,
   checkUintDecimal,
+  isHash,
   MAX_UINT64,
   type ParseResult,
   type SignedTransfer,
@@ -63,7 +64,6 @@ const SILENT: ApiLogger = { error() {}, warn() {}, info() {}, debug() {} };
 /** Routes whose answer time is the submit latency. */
 const SUBMIT_ROUTES: ReadonlySet<string> = new Set(["/v1/transfers", "/v1/transfers/batch", "/v1/withdrawals"]);
 
-const HASH_RE = /^0x[0-9a-fA-F]{64}$/;
 const BEARER_RE = /^Bearer +(\S+) *$/i;
 
 // ---------------------------------------------------------------------------------------------
@@ -76,9 +76,10 @@ function parseAddressParam(text: string): string {
 }
 
 function parseHashParam(text: string): string {
-  if (!HASH_RE.test(text)) throw new DeltaError("INVALID_HASH", "the hash in the path must be 0x followed by 64 hex digits (an EIP-712 digest)");
   // PROTOCOL.md: hashes are lowercase hex; any case is accepted on the way in.
-  return text.toLowerCase();
+  const hash = text.toLowerCase();
+  if (!isHash(hash)) throw new DeltaError("INVALID_HASH", "the hash in the path must be 0x followed by 64 hex digits (an EIP-712 digest)");
+  return hash;
 }
 
 function parseEpochParam(text: string): bigint {

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode } from "../errors.ts";
-import { INT_DECIMAL_PATTERN, UINT_DECIMAL_PATTERN } from "../protocol/index.ts";
+import { HASH_PATTERN, INT_DECIMAL_PATTERN, UINT_DECIMAL_PATTERN } from "../protocol/index.ts";
 import type {
   AccountView,
   CommittedView,
@@ -20,7 +20,7 @@ import type {
 
 const address = (description: string) =>
   z.string().meta({ description: `${description}; EIP-55 checksummed`, pattern: "^0x[0-9a-fA-F]{40}$" });
-const hash = (description: string) => z.string().meta({ description: `${description}; 0x + 64 lowercase hex digits`, pattern: "^0x[0-9a-f]{64}$" });
+const hash = (description: string) => z.string().meta({ description: `${description}; 0x + 64 lowercase hex digits`, pattern: HASH_PATTERN.source });
 const uint = (description: string) => z.string().meta({ description: `${description}; unsigned decimal string`, pattern: UINT_DECIMAL_PATTERN });
 const int = (description: string) => z.string().meta({ description: `${description}; signed decimal string`, pattern: INT_DECIMAL_PATTERN });
 const role = z.enum(["leader", "follower", "candidate"]);
@@ -132,11 +132,11 @@ export const SealResultSchema = z
 /** GET /v1/transfers/:hash/proof. */
 export const ProofViewSchema = z
   .object({
-    hash: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the message's EIP-712 digest" }),
+    hash: z.string().regex(HASH_PATTERN).meta({ description: "the message's EIP-712 digest" }),
     epoch: uint("the sealed epoch holding it"),
-    leaf: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "keccak256(hash)" }),
-    root: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the epoch's transfers root" }),
-    proof: z.array(z.string().regex(/^0x[0-9a-f]{64}$/)).meta({ description: "sibling hashes from the leaf up" }),
+    leaf: z.string().regex(HASH_PATTERN).meta({ description: "keccak256(hash)" }),
+    root: z.string().regex(HASH_PATTERN).meta({ description: "the epoch's transfers root" }),
+    proof: z.array(z.string().regex(HASH_PATTERN)).meta({ description: "sibling hashes from the leaf up" }),
   })
   .meta({ id: "ProofView", description: "A Merkle proof of a message against its epoch's transfers root (PROTOCOL.md §4)" });
 
@@ -156,7 +156,7 @@ export const SettlementViewSchema = z
               epoch: z.string().regex(new RegExp(UINT_DECIMAL_PATTERN)).meta({ description: "uint64 epoch; unsigned decimal string" }),
               chunk: z.int().min(0).max(0xffff_ffff).meta({ description: "uint32: this chunk's index, from 0" }),
               chunks: z.int().min(1).max(0xffff_ffff).meta({ description: "uint32: the epoch's number of chunks" }),
-              transfersRoot: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the epoch's transfers root (PROTOCOL.md §4)" }),
+              transfersRoot: z.string().regex(HASH_PATTERN).meta({ description: "the epoch's transfers root (PROTOCOL.md §4)" }),
               deltas: z.array(
                 z.object({
                   account: settlementAddress("the account"),
@@ -201,7 +201,7 @@ export const EpochTokensViewSchema = z
 /** GET /v1/admin/state. */
 export const StateViewSchema = z
   .object({
-    stateHash: z.string().regex(/^0x[0-9a-f]{64}$/).meta({ description: "the ledger's state hash" }),
+    stateHash: z.string().regex(HASH_PATTERN).meta({ description: "the ledger's state hash" }),
     appliedIndex: z.int().min(0).meta({ description: "the log index the state reflects" }),
     depositCursor: z.int().min(0).meta({ description: "the first chain block the deposit watcher has not scanned, as the log last recorded it" }),
   })

@@ -16,6 +16,7 @@ import {
   MAX_UINT32,
   MAX_UINT64,
   type Settlement,
+  isHash,
 } from "../protocol/index.ts";
 import { DeltaClientError, isRecord } from "./clientError.ts";
 
@@ -170,11 +171,10 @@ function count(value: unknown, where: string, field: string): number {
   return value;
 }
 
-const HASH_PATTERN = /^0x[0-9a-f]{64}$/;
 /** Transaction hashes too; §2 says hashes are lowercase, but a node proxying a chain RPC may not lowercase them. */
 function hash(value: unknown, where: string, field: string): Hash {
   const text = string(value, where, field).toLowerCase();
-  if (!HASH_PATTERN.test(text)) throw bad(where, field, "is not 0x followed by 64 hex digits");
+  if (!isHash(text)) throw bad(where, field, "is not 0x followed by 64 hex digits");
   // Checked against the 0x + 64 hex digits pattern just above.
   return text as Hash;
 }
@@ -182,7 +182,7 @@ function hash(value: unknown, where: string, field: string): Hash {
 /** A transfers root as PROTOCOL.md §2 writes hashes: 0x + 64 lowercase hex digits, nothing else. */
 function strictHash(value: unknown, where: string, field: string): Hash {
   const text = string(value, where, field);
-  if (!HASH_PATTERN.test(text)) throw bad(where, field, "is not 0x followed by 64 lowercase hex digits");
+  if (!isHash(text)) throw bad(where, field, "is not 0x followed by 64 lowercase hex digits");
   // Checked against the 0x + 64 lowercase hex digits pattern just above.
   return text as Hash;
 }

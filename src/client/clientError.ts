@@ -4,6 +4,7 @@
  * and the code exactly as the node wrote it, so callers catch one class and switch on `code`.
  */
 import { DeltaError, type ErrorCode, isErrorCode } from "../errors.ts";
+import { isHash } from "../protocol/index.ts";
 
 /** Options of DeltaClientError beyond code and message. */
 export interface DeltaClientErrorOptions {
@@ -64,7 +65,7 @@ export function errorFromAnswer(status: number, bodyText: string, request: strin
       if (typeof body.error.code === "string") serverCode = body.error.code;
       if (typeof body.error.message === "string") serverMessage = body.error.message;
       // PROTOCOL.md §2: 504 OUTCOME_UNKNOWN carries the write's hash.
-      if (typeof body.hash === "string" && /^0x[0-9a-fA-F]{64}$/.test(body.hash)) hash = body.hash.toLowerCase();
+      if (typeof body.hash === "string" && isHash(body.hash.toLowerCase())) hash = body.hash.toLowerCase();
     }
   } catch {
     // Not JSON (a proxy's page, an empty body): the status alone decides the code below.

@@ -14,7 +14,7 @@
  * reads the deltas off that list instead of keeping a per-epoch map updated per transfer.
  */
 import { DeltaError } from "../errors.ts";
-import type { Address, Delta, Hash, Payout } from "../protocol/index.ts";
+import { isHash as isProtocolHash, type Address, type Delta, type Hash, type Payout } from "../protocol/index.ts";
 import type { LedgerMessage } from "./entry.ts";
 import type { MerkleTree } from "./merkleTree.ts";
 
@@ -124,7 +124,6 @@ export function toKey(address: string): Address {
 }
 
 const ADDRESS_KEY = /^0x[0-9a-f]{40}$/;
-const HASH_PATTERN = /^0x[0-9a-f]{64}$/;
 /** The zero address, lowercase (also the native token, PROTOCOL.md). */
 export const ZERO_ADDRESS: Address = "0x0000000000000000000000000000000000000000";
 
@@ -135,7 +134,7 @@ export function isAddressKey(key: string): boolean {
 
 /** True for a lowercase 0x hash of 64 hex digits. */
 export function isHash(text: string): text is Hash {
-  return HASH_PATTERN.test(text);
+  return isProtocolHash(text);
 }
 
 /** Starts a ledger at epoch 1 with nothing in it. Throws INVALID_CONFIG for a malformed or zero fee recipient. */

@@ -20,7 +20,7 @@
  * is keccak256 of a digest, likewise never zero.
  */
 import type { Hash } from "../protocol/index.ts";
-import { keccak256Into } from "../protocol/index.ts";
+import { isHash, keccak256Into } from "../protocol/index.ts";
 
 /** Root of an epoch without applied messages: bytes32(0) (see the file comment). */
 export const EMPTY_TRANSFERS_ROOT: Hash = "0x0000000000000000000000000000000000000000000000000000000000000000";
@@ -40,9 +40,8 @@ export interface MerkleProof {
 
 const NODE_BYTES = 32;
 const HEX_DIGITS = "0123456789abcdef";
-const HASH_PATTERN = /^0x[0-9a-f]{64}$/;
 
-/** Value of an ASCII lowercase hex digit; callers only pass text that matched HASH_PATTERN. */
+/** Value of an ASCII lowercase hex digit; callers only pass text that passed isHash. */
 function nibble(code: number): number {
   return code <= 57 ? code - 48 : code - 87;
 }
@@ -66,7 +65,7 @@ function encodeHash(bytes: Uint8Array, offset: number): Hash {
 }
 
 function assertHash(value: string, what: string): void {
-  if (!HASH_PATTERN.test(value)) {
+  if (!isHash(value)) {
     throw new TypeError(`${what} must be 0x and 64 lowercase hex digits, got ${JSON.stringify(value.slice(0, 80))}`);
   }
 }
@@ -164,12 +163,12 @@ export function getMerkleProof(tree: MerkleTree, index: number): MerkleProof {
  * proof from the leaf and compares with the root. False (never a throw) for malformed hex.
  */
 export function verifyMerkleProof(root: Hash, leaf: Hash, proof: readonly Hash[]): boolean {
-  if (!HASH_PATTERN.test(root) || !HASH_PATTERN.test(leaf)) return false;
+  if (!isHash(root) || !isHash(leaf)) return false;
   const acc = new Uint8Array(NODE_BYTES);
   const sibling = new Uint8Array(NODE_BYTES);
   decodeHashInto(leaf, acc, 0);
   for (const step of proof) {
-    if (!HASH_PATTERN.test(step)) return false;
+    if (!isHash(step)) return false;
     decodeHashInto(step, sibling, 0);
     hashPairInto(acc, 0, sibling, 0, acc, 0);
   }

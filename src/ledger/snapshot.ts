@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { DeltaError } from "../errors.ts";
-import type { Address, Delta, Hash, Payout } from "../protocol/index.ts";
+import { isHash, type Address, type Delta, type Hash, type Payout } from "../protocol/index.ts";
 import {
   collectNetting,
   compareAccountToken,
@@ -97,14 +97,13 @@ export interface LedgerSnapshot {
 }
 
 const ADDRESS_KEY = /^0x[0-9a-f]{40}$/;
-const HASH_PATTERN = /^0x[0-9a-f]{64}$/;
 const UNSIGNED = /^(0|[1-9][0-9]*)$/;
 const SIGNED = /^(0|-?[1-9][0-9]*)$/;
 
 const addressSchema = z.custom<Address>((v) => typeof v === "string" && ADDRESS_KEY.test(v), {
   message: "expected a lowercase 0x address",
 });
-const hashSchema = z.custom<Hash>((v) => typeof v === "string" && HASH_PATTERN.test(v), {
+const hashSchema = z.custom<Hash>((v) => isHash(v), {
   message: "expected a lowercase 0x hash of 32 bytes",
 });
 const unsignedSchema = z.string().regex(UNSIGNED, "expected a canonical unsigned decimal string");

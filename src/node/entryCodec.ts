@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { BlockEntry, DepositEntry, LedgerEntry, LedgerMessage, SealEntry, SettledEntry } from "../ledger/index.ts";
-import type { Address, Hash, Hex } from "../protocol/index.ts";
+import { HASH_PATTERN, isHash, type Address, type Hash, type Hex } from "../protocol/index.ts";
 
 /**
  * Not a ledger entry: the validators' signatures over a sealed epoch's settlement chunks, gathered
@@ -53,7 +53,7 @@ export type NodeEntry = LedgerEntry | SignaturesEntry | DepositCursorEntry | Set
 
 const uint = z.string().regex(/^(0|[1-9][0-9]{0,77})$/).transform((s) => BigInt(s));
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((s) => s as Address); // shape checked; the ledger normalises case
-const hash = z.string().regex(/^0x[0-9a-f]{64}$/).transform((s) => s as Hash); // shape checked
+const hash = z.string().regex(HASH_PATTERN).transform((s) => s as Hash); // shape checked
 const entrySchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("deposit"), depositId: uint, account: address, token: address, amount: uint }),
   z.strictObject({ type: z.literal("seal"), epoch: uint }),
@@ -75,12 +75,10 @@ export function messageToJson(m: LedgerMessage): Record<string, string> {
     : { kind: m.kind, hash: m.hash, account: m.account, token: m.token, amount: m.amount.toString(), nonce: m.nonce.toString(), deadline: m.deadline.toString() };
 }
 
-const HASH_RE = /^0x[0-9a-f]{64}$/;
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 const UINT_RE = /^(0|[1-9][0-9]{0,77})$/;
 
 /** A lowercase 0x hash of 64 hex digits (the form blocks and forwards carry). */
-export const isHash = (v: unknown): v is Hash => typeof v === "string" && HASH_RE.test(v);
 const isAddress = (v: unknown): v is Address => typeof v === "string" && ADDRESS_RE.test(v); // shape; the ledger normalises case
 /** A canonical decimal uint256 string (no sign, no leading zero). */
 export const isUint = (v: unknown): v is string => typeof v === "string" && UINT_RE.test(v);

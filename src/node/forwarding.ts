@@ -20,7 +20,8 @@
 import type { BatchItemResult } from "../api/index.ts";
 import { isErrorCode, type ErrorCode } from "../errors.ts";
 import type { LedgerMessage } from "../ledger/index.ts";
-import { isHash, isUint, messageFromJson, messageToJson } from "./entryCodec.ts";
+import { isHash } from "../protocol/index.ts";
+import { isUint, messageFromJson, messageToJson } from "./entryCodec.ts";
 
 /** Most messages in one forward or verdict message (a sender splits larger sets). */
 export const FORWARD_MAX_ITEMS = 5_000;

@@ -76,6 +76,10 @@ export { hashSettlement } from "./eip712.ts";
 /** EIP-712 digest of a validator Rotation; throws as hashTransfer. */
 export { hashRotation } from "./eip712.ts";
 
+// Hashes (hash.ts).
+/** True for a 32-byte hash as PROTOCOL.md writes it: 0x + 64 lowercase hex digits. */
+export { isHash, HASH_PATTERN } from "./hash.ts";
+
 // Addresses (address.ts).
 /** Checks an address string (shape, then EIP-55 if mixed case); returns the checksummed form or the refusal. */
 export { checkAddress } from "./address.ts";
