@@ -20,3 +20,7 @@ export {
 export { settlementTuple } from "./settlementCall.ts";
 /** The provider of the node's chain loops: static network, a 10 s request timeout. */
 export { chainProvider, RPC_TIMEOUT_MS } from "./provider.ts";
+/** Sends a signed epoch's chunks in order (replacing stuck transactions) and finds their Settled events; the node's leader and scripts/settle.ts share it. */
+export { SettlementSubmitter, type SettledOnChain, type SettlementSubmitterOptions, type SignedSettlement, type SubmitterLogger } from "./settlementSubmitter.ts";
+/** The leader's deposit watcher: Deposited events after the confirmations, proposed as log entries, with a durable cursor. */
+export { DepositWatcher, type ChainLogger } from "./depositWatcher.ts";

@@ -31,6 +31,7 @@ import type {
   StatusView,
   TransferView,
 } from "../api/index.ts";
+import { DepositWatcher } from "../chain/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, isErrorCode, type ErrorCode } from "../errors.ts";
 import { AppliedWaiters } from "./appliedWaiters.ts";
@@ -58,7 +59,6 @@ import {
 import type { Config, Member } from "./config.ts";
 import { applyCommitted } from "./applier.ts";
 import { BlockProducer } from "./blockProducer.ts";
-import { DepositWatcher } from "./depositWatcher.ts";
 import { encodeEntry, type NodeEntry } from "./entryCodec.ts";
 import {
   decodeForward,

@@ -21,9 +21,9 @@
  *    and every node marks the epoch settled. Epochs settle in order: only the one after the last
  *    settled epoch is worked on.
  */
-import { getAddress, Interface, JsonRpcProvider, Wallet, zeroPadValue, toBeHex, type Log } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
-import { bridgeAbi, chainProvider, settlementTuple } from "../chain/index.ts";
+import { chainProvider, SettlementSubmitter, type SignedSettlement } from "../chain/index.ts";
 import type { ConsensusLogger } from "../consensus/index.ts";
 import { buildSettlementChunks, getEpochHeads, getEpochStatus, getEpochSummary, type LedgerState } from "../ledger/index.ts";
 import { hashSettlement, recoverSigner, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
@@ -38,11 +38,6 @@ const BLOCK_GAS_SHARE_PERCENT = 80n;
 const ASK_EVERY_MS = 300;
 /** Signed settlements a node keeps ready to answer the leader with (a few epochs, sizes). */
 const OWN_SIGNATURES_CACHE = 8;
-/** Most blocks per eth_getLogs call when looking for Settled events (providers cap ranges). */
-const MAX_LOG_RANGE = 5_000;
-/** Gas price of a replacement transaction, in percent of the one it replaces. */
-const REPLACEMENT_PRICE_PERCENT = 125n;
-
 /** What the settler needs of its node. */
 export interface SettlerHost {
   readonly ledger: LedgerState;
@@ -57,13 +52,7 @@ export interface SettlerHost {
   sendApp(id: string, data: Record<string, unknown>): void;
 }
 
-/** A sealed epoch's chunks with their quorum's signatures, as the log holds them. */
-export interface SignedSettlement {
-  readonly epoch: bigint;
-  readonly settlements: readonly Settlement[];
-  /** Per chunk, strictly ascending by signer. */
-  readonly signatures: readonly (readonly Hex[])[];
-}
+export type { SignedSettlement };
 
 const uintString = z.string().regex(/^(0|[1-9][0-9]{0,19})$/).transform((s) => BigInt(s));
 const signatureHex = z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex);
@@ -110,23 +99,13 @@ interface OwnSignatures {
   readonly signatures: readonly Hex[];
 }
 
-interface InFlight {
-  readonly epoch: bigint;
-  readonly chunk: number;
-  readonly nonce: number;
-  readonly hashes: string[];
-  gasPrice: bigint;
-  sentAt: number;
-}
-
 /** One node's part in settlement; the leader's loop runs every `settlement.pollMs`. */
 export class Settler {
   readonly #host: SettlerHost;
   readonly #validator: Wallet;
-  readonly #submitter: Wallet;
+  /** Sends the chunks and finds where they landed (src/chain: shared with scripts/settle.ts). */
+  readonly #submitter: SettlementSubmitter;
   readonly #provider: JsonRpcProvider;
-  readonly #bridge: Interface;
-  readonly #bridgeAddress: string;
   readonly #selfId: string;
   /** Member transport id to its validator address (lowercase), and back. */
   readonly #addressById = new Map<string, string>();
@@ -137,9 +116,6 @@ export class Settler {
   /** This node's chunk digests and signatures, by `${epoch}:${maxItems}` (answers to the leader's requests). */
   readonly #own = new Map<string, OwnSignatures>();
   #collecting: Collecting | undefined;
-  #inFlight: InFlight | undefined;
-  /** Chunk `key` may be sent from `at` on (settlement.chunkDelayMs). */
-  #pace: { key: string; at: number } | undefined;
   #scanFrom: number;
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
@@ -155,9 +131,15 @@ export class Settler {
     // cacheTimeout -1: ethers would otherwise answer a repeated call (the pending nonce, nextChunk) from a 250 ms cache.
     this.#validator = validator;
     const key = settlement.submitterPrivateKey;
-    this.#submitter = new Wallet(key === undefined ? validator.privateKey : key.startsWith("0x") ? key : `0x${key}`, this.#provider);
-    this.#bridge = new Interface(bridgeAbi());
-    this.#bridgeAddress = getAddress(chain.bridge);
+    this.#submitter = new SettlementSubmitter({
+      provider: this.#provider,
+      signer: new Wallet(key === undefined ? validator.privateKey : key.startsWith("0x") ? key : `0x${key}`, this.#provider),
+      bridge: chain.bridge,
+      replaceAfterMs: settlement.replaceAfterMs,
+      maxGasPriceGwei: settlement.maxGasPriceGwei,
+      chunkDelayMs: settlement.chunkDelayMs,
+      logger: { info: (fields, message) => host.log.info(fields, message), warn: (fields, message) => this.#warn(message, fields) },
+    });
     this.#scanFrom = chain.fromBlock;
     for (const m of host.config.members) this.#addressById.set(m.id, m.address.toLowerCase());
   }
@@ -305,7 +287,7 @@ export class Settler {
     if (this.#busy || this.#stopped) return;
     if (!this.#host.canPropose()) {
       this.#collecting = undefined;
-      this.#inFlight = undefined;
+      this.#submitter.reset();
       return;
     }
     this.#busy = true;
@@ -328,20 +310,14 @@ export class Settler {
     if (summary === undefined || summary.status !== "sealed") return false;
     const signed = this.#signed.get(epoch);
     if (signed === undefined) return this.#gather(epoch);
-    const bridge = this.#bridgeAddress;
-    const [lastEpoch, nextChunk] = await Promise.all([this.#read(bridge, "lastEpoch"), this.#read(bridge, "nextChunk")]);
+    const [lastEpoch, nextChunk] = await Promise.all([this.#submitter.read("lastEpoch"), this.#submitter.read("nextChunk")]);
     if (lastEpoch >= epoch) return this.#markSettled(signed);
     if (lastEpoch !== epoch - 1n) {
       this.#warn("the bridge is behind the ledger's settled epochs; waiting", { ledgerNext: epoch.toString(), bridgeLastEpoch: lastEpoch.toString() });
       return false;
     }
     if (!this.#host.config.settlement.autoSubmit) return false;
-    return this.#submit(signed, Number(nextChunk));
-  }
-
-  async #read(to: string, fn: "lastEpoch" | "nextChunk" | "threshold"): Promise<bigint> {
-    const data = await this.#provider.call({ to, data: this.#bridge.encodeFunctionData(fn, []) });
-    return BigInt(this.#bridge.decodeFunctionResult(fn, data)[0] as bigint); // uint results decode to bigint
+    return this.#submitter.step(signed, Number(nextChunk));
   }
 
   /** Items per chunk for the chain as it is now (chunkSizeFor). */
@@ -364,7 +340,7 @@ export class Settler {
     }
     // The bridge's threshold; a majority of the members (its minimum) while the chain cannot be read,
     // so the signed settlement is still gathered and served.
-    const threshold = await this.#read(this.#bridgeAddress, "threshold").catch(() => BigInt(this.#majority()));
+    const threshold = await this.#submitter.read("threshold").catch(() => BigInt(this.#majority()));
     if (BigInt(c.bySigner.size) < threshold) {
       const now = Date.now();
       if (now - c.askedAt >= ASK_EVERY_MS) {
@@ -385,105 +361,17 @@ export class Settler {
     return this.#host.commit(entry);
   }
 
-  async #submit(signed: SignedSettlement, chunk: number): Promise<boolean> {
-    const settlement = signed.settlements[chunk];
-    if (settlement === undefined) return false;
-    const { replaceAfterMs, chunkDelayMs } = this.#host.config.settlement;
-    const now = Date.now();
-    const f = this.#inFlight;
-    if (f !== undefined && f.epoch === signed.epoch && f.chunk === chunk) {
-      for (const hash of f.hashes) {
-        const receipt = await this.#provider.getTransactionReceipt(hash);
-        if (receipt !== null) {
-          this.#inFlight = undefined;
-          if (receipt.status !== 1) this.#warn("settlement transaction reverted; the chain is read again", { epoch: signed.epoch.toString(), chunk, tx: hash });
-          return true;
-        }
-      }
-      if (now - f.sentAt < replaceAfterMs) return false;
-      const cap = this.#priceCap();
-      if (f.gasPrice >= cap) {
-        this.#warn("settlement transaction not mined and already at settlement.maxGasPriceGwei; waiting", { epoch: signed.epoch.toString(), chunk, gasPrice: f.gasPrice.toString() });
-        return false;
-      }
-      const raised = (f.gasPrice * REPLACEMENT_PRICE_PERCENT) / 100n + 1n;
-      const price = raised > cap ? cap : raised;
-      const tx = await this.#send(settlement, signed.signatures[chunk]!, f.nonce, price);
-      f.gasPrice = price;
-      f.hashes.push(tx);
-      f.sentAt = now;
-      this.#host.log.warn({ epoch: signed.epoch.toString(), chunk, tx, gasPrice: f.gasPrice.toString() }, "settlement transaction not mined in time; replaced with a higher gas price");
-      return false;
-    }
-    const key = `${signed.epoch}:${chunk}`;
-    if (chunkDelayMs > 0) {
-      if (this.#pace?.key !== key) this.#pace = { key, at: now + chunkDelayMs };
-      if (now < this.#pace.at) return false;
-    }
-    // Our first unmined nonce. A transaction of ours still pending there (sent before a restart or
-    // a lost leadership, whose hash this process no longer knows) is replaced, not queued behind:
-    // a chunk behind a stuck nonce would never land.
-    const [latest, pending] = await Promise.all([
-      this.#provider.getTransactionCount(this.#submitter.address, "latest"),
-      this.#provider.getTransactionCount(this.#submitter.address, "pending"),
-    ]);
-    const nonce = latest;
-    const market = (await this.#provider.getFeeData()).gasPrice ?? 1_000_000_000n;
-    const wanted = pending > latest ? (market * 2n * REPLACEMENT_PRICE_PERCENT) / 100n : market;
-    const gasPrice = wanted > this.#priceCap() ? this.#priceCap() : wanted;
-    const tx = await this.#send(settlement, signed.signatures[chunk]!, nonce, gasPrice);
-    this.#inFlight = { epoch: signed.epoch, chunk, nonce, hashes: [tx], gasPrice, sentAt: now };
-    this.#host.log.info({ epoch: signed.epoch.toString(), chunk, chunks: settlement.chunks, tx }, "settlement chunk sent");
-    const receipt = await this.#provider.waitForTransaction(tx, 1, Math.min(replaceAfterMs, 5_000)).catch(() => null);
-    return receipt !== null;
-  }
-
-  #priceCap(): bigint {
-    return BigInt(this.#host.config.settlement.maxGasPriceGwei) * 1_000_000_000n;
-  }
-
-  /** Sends one `settle` call; the estimate refuses a chunk the chain would revert (landed, out of order). */
-  async #send(settlement: Settlement, signatures: readonly Hex[], nonce: number, gasPrice: bigint): Promise<string> {
-    const data = this.#bridge.encodeFunctionData("settle", [settlementTuple(settlement), signatures]);
-    const gas = await this.#provider.estimateGas({ from: this.#submitter.address, to: this.#bridgeAddress, data });
-    const tx = await this.#submitter.sendTransaction({ to: this.#bridgeAddress, data, nonce, gasPrice, gasLimit: (gas * 12n) / 10n, type: 0 });
-    return tx.hash;
-  }
-
   /** The epoch landed: once its last chunk has the confirmations, append "settled" with the chunks' transactions. */
   async #markSettled(signed: SignedSettlement): Promise<boolean> {
-    const chunks = signed.settlements.length;
-    const head = await this.#provider.getBlockNumber();
-    const logs: Log[] = [];
-    for (let from = this.#scanFrom; from <= head; from += MAX_LOG_RANGE) {
-      const to = Math.min(head, from + MAX_LOG_RANGE - 1);
-      logs.push(
-        ...(await this.#provider.getLogs({
-          address: this.#bridgeAddress,
-          topics: [this.#bridge.getEvent("Settled")!.topicHash, zeroPadValue(toBeHex(signed.epoch), 32)],
-          fromBlock: from,
-          toBlock: to,
-        })),
-      );
+    const landed = await this.#submitter.findSettled(signed.epoch, signed.settlements.length, this.#scanFrom);
+    if (landed === undefined) {
+      this.#warn("an epoch the bridge settled lacks a Settled event; retrying", { epoch: signed.epoch.toString() });
+      return false;
     }
-    const byChunk = new Map<number, Log>();
-    for (const log of logs) {
-      const parsed = this.#bridge.parseLog(log);
-      if (parsed !== null) byChunk.set(Number(parsed.args[1] as bigint), log); // chunk: uint32 decoded as bigint
-    }
-    const txHashes: Hash[] = [];
-    for (let k = 0; k < chunks; k++) {
-      const log = byChunk.get(k);
-      if (log === undefined) {
-        this.#warn("an epoch the bridge settled lacks a Settled event; retrying", { epoch: signed.epoch.toString(), chunk: k });
-        return false;
-      }
-      txHashes.push(log.transactionHash as Hash);
-    }
-    const last = byChunk.get(chunks - 1)!;
     // Later scans start at this epoch's first chunk (epochs land in order).
-    this.#scanFrom = Math.max(this.#scanFrom, byChunk.get(0)!.blockNumber);
-    if (head - last.blockNumber + 1 < Math.max(1, this.#host.config.chain.confirmations)) return false;
-    return this.#host.commit({ type: "settled", epoch: signed.epoch, txHashes });
+    this.#scanFrom = Math.max(this.#scanFrom, landed.firstBlock);
+    const head = await this.#provider.getBlockNumber();
+    if (head - landed.lastBlock + 1 < Math.max(1, this.#host.config.chain.confirmations)) return false;
+    return this.#host.commit({ type: "settled", epoch: signed.epoch, txHashes: [...landed.txHashes] });
   }
 }

@@ -9,10 +9,9 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { Contract, Interface, JsonRpcProvider, getAddress } from "ethers";
-import { chainProvider } from "../chain/index.ts";
+import { chainProvider } from "./provider.ts";
 import type { DepositEntry } from "../ledger/index.ts";
 import type { Address } from "../protocol/index.ts";
-import type { ConsensusLogger } from "../consensus/index.ts";
 
 const DEPOSITED = new Interface(["event Deposited(address indexed account, address indexed token, uint256 amount, uint256 depositId)"]);
 /** Most blocks per eth_getLogs call (providers cap ranges). */
@@ -53,9 +52,17 @@ function writeCursor(file: string | undefined, nextBlock: number): void {
   renameSync(tmp, file);
 }
 
+/** The pino methods the chain loops use: `(fields, constant message)`. */
+export interface ChainLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
+}
+
 export class DepositWatcher {
   readonly #chain: DepositWatcherChain;
-  readonly #log: ConsensusLogger;
+  readonly #log: ChainLogger;
   readonly #propose: ProposeDeposits;
   readonly #provider: JsonRpcProvider;
   readonly #bridge: Contract;
@@ -72,7 +79,7 @@ export class DepositWatcher {
    * committed, so a crash can never skip a deposit; at worst a block is scanned twice (the ledger
    * credits a depositId once).
    */
-  constructor(chain: DepositWatcherChain, log: ConsensusLogger, propose: ProposeDeposits, cursorFile?: string, sharedCursor = 0) {
+  constructor(chain: DepositWatcherChain, log: ChainLogger, propose: ProposeDeposits, cursorFile?: string, sharedCursor = 0) {
     this.#chain = chain;
     this.#log = log;
     this.#propose = propose;
