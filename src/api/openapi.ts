@@ -55,7 +55,8 @@ const ERROR_STATUSES = {
   415: "Not JSON: UNSUPPORTED_MEDIA_TYPE",
   422: "Not payable now: INSUFFICIENT_BALANCE, DEADLINE_EXPIRED",
   500: "The node failed: INTERNAL (no details; the node logged them)",
-  503: "No leader reachable, nothing applied: NO_LEADER; retry after Retry-After seconds",
+  503: "No leader reachable, nothing applied: NO_LEADER; or (a GET with ?minIndex=) the node has not applied that index within 5 s: BEHIND. Retry after Retry-After seconds",
+  504: "Taken in, not decided within 30 s: OUTCOME_UNKNOWN, with the write's `hash`; it may still commit until its deadline, look it up by hash",
 } as const;
 
 type ErrorStatus = keyof typeof ERROR_STATUSES;
@@ -75,7 +76,21 @@ interface Operation {
   readonly contentType?: string;
 }
 
-const WRITE_ERRORS: readonly ErrorStatus[] = [400, 409, 413, 415, 422, 500, 503];
+const WRITE_ERRORS: readonly ErrorStatus[] = [400, 409, 413, 415, 422, 500, 503, 504];
+
+/** PROTOCOL.md §2: every GET takes ?minIndex=. */
+const MIN_INDEX_PARAMETER: Json = {
+  name: "minIndex",
+  in: "query",
+  required: false,
+  description: "answer only once this node has applied at least this log index (X-Delta-Applied-Index of an earlier answer); 503 BEHIND after 5 s",
+  schema: { type: "string", pattern: "^(0|[1-9][0-9]{0,15})$" },
+};
+
+/** PROTOCOL.md §2: on every answer. */
+const APPLIED_INDEX_HEADER: { readonly [name: string]: Json } = {
+  "X-Delta-Applied-Index": { description: "the last log index the answering node had applied", schema: { type: "string", pattern: "^(0|[1-9][0-9]*)$" } },
+};
 
 function pathParameter(name: string, description: string, pattern: string): Json {
   return { name, in: "path", required: true, description, schema: { type: "string", pattern } };
@@ -275,16 +290,21 @@ function operationObject(op: Operation): Json {
     "200": {
       description: op.okDescription,
       content: { [op.contentType ?? "application/json"]: op.ok === "" ? { schema: { type: op.contentType === "application/json" ? "object" : "string" } } : { schema: ref(op.ok) } },
+      headers: APPLIED_INDEX_HEADER,
     },
   };
-  for (const status of op.errors) {
+  // Every GET may answer 400 (a malformed ?minIndex=) and 503 BEHIND.
+  const errors = op.method === "get" ? [...new Set<ErrorStatus>([...op.errors, 400, 503])].sort((x, y) => x - y) : op.errors;
+  for (const status of errors) {
     const response: { [key: string]: Json } = { description: ERROR_STATUSES[status], content: { "application/json": { schema: ref("ErrorBody") } } };
-    if (status === 503) response["headers"] = { "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer", minimum: 1 } } };
-    if (status === 401) response["headers"] = { "WWW-Authenticate": { description: "Bearer", schema: { type: "string" } } };
+    response["headers"] = { ...APPLIED_INDEX_HEADER };
+    if (status === 503) response["headers"] = { ...APPLIED_INDEX_HEADER, "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer", minimum: 1 } } };
+    if (status === 401) response["headers"] = { ...APPLIED_INDEX_HEADER, "WWW-Authenticate": { description: "Bearer", schema: { type: "string" } } };
     responses[String(status)] = response;
   }
   const operation: { [key: string]: Json } = { operationId: op.operationId, summary: op.summary, responses };
-  if (op.parameters !== undefined) operation["parameters"] = op.parameters;
+  const parameters = [...(op.parameters ?? []), ...(op.method === "get" ? [MIN_INDEX_PARAMETER] : [])];
+  if (parameters.length > 0) operation["parameters"] = parameters;
   if (op.request !== undefined) {
     operation["requestBody"] = { required: op.requestRequired ?? true, content: { "application/json": { schema: ref(op.request) } } };
   }
