@@ -153,7 +153,8 @@ export class NodeRuntime implements NodeService {
   readonly #appliedWaiters = new AppliedWaiters();
   /** Follower: admin seals forwarded to the leader, by request id, waiting for its answer. */
   readonly #sealsAsked = new Map<number, { readonly settle: (answer: Extract<SealMessage, { t: "sealv" }> | undefined) => void }>();
-  #sealIds = 0;
+  /** Random start: a late answer to an earlier process's request (same member id) matches nothing here. */
+  #sealIds = Math.floor(Math.random() * 2 ** 40);
 
   private constructor(config: Config, logger: ConsensusLogger) {
     this.#config = config;

@@ -310,6 +310,11 @@ export class Router {
       this.#requeue([entry]);
       return;
     }
+    // The leader's own bound passed (it may still commit): the client gets the hash to look it up by (PROTOCOL.md §2).
+    if ("error" in result && result.error.code === "OUTCOME_UNKNOWN") {
+      this.pending.settle(entry.message.hash, { error: result.error, hash: entry.message.hash });
+      return;
+    }
     const verdict = this.#verdictFor(entry, result);
     // Refused as a repeat of a copy our ledger has not applied yet: our own ledger will answer
     // (the leader answers after commit, so the block that decides is on its way here).

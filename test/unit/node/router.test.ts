@@ -243,4 +243,14 @@ describe("Router", () => {
     assert.equal(router.pending.size, 0);
     assert.equal(router.parked, 0);
   });
+
+  it("the leader's OUTCOME_UNKNOWN reaches the client with the message's hash (the wire does not carry it)", async () => {
+    const { router } = setup();
+    const m = message(1);
+    const answer = watch(router.accept([m], 0, follow(A)).answers[0]!);
+    router.flush(1, follow(A));
+    router.verdicts(A, [{ hash: m.hash, result: { error: { code: "OUTCOME_UNKNOWN", message: "not decided" } }, at: 0 }], 2);
+    await turn();
+    assert.deepEqual(refusal(answer.value), { code: "OUTCOME_UNKNOWN", hash: m.hash });
+  });
 });
