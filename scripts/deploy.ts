@@ -9,15 +9,17 @@
  * checked in deployParams.ts before anything is sent; docs/bridge.md "Deploying to another
  * network"): DELTA_VALIDATORS, DELTA_THRESHOLD, DELTA_ESCAPE_DELAY, DELTA_DEPLOY_TOKEN,
  * DELTA_MINT_TO, DELTA_DEPLOY_OUT. Both deployments are estimated and the deployer's balance
- * checked before the first transaction. Any failure is one line on stderr and exit code 1.
+ * checked before the first transaction. Any failure is one line on stderr and exit code 1. It
+ * exits once its summary is printed, however it is started (issue 14; scripts/scriptExit.ts).
  */
 import { existsSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { network } from "hardhat";
 import { formatEther, formatUnits, type ContractFactory, type ContractTransactionResponse } from "ethers";
 import { asDeltaBridge, asErc20, type DeltaBridgeContract, type Erc20Contract } from "../src/chain/index.ts";
 import { DeltaError } from "../src/errors.ts";
 import { parseDeployEnv, planToken, TOKEN_GRANT } from "./deployParams.ts";
+import { closeNetwork, openNetwork } from "./hardhatNetwork.ts";
+import { exitWhenIdle } from "./scriptExit.ts";
 
 /** The test token's name and symbol (as src/chain's deployTestToken). */
 const TOKEN_NAME = "Delta Test Token";
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
   const params = parseDeployEnv(process.env);
   const outPath = params.outPath === undefined ? undefined : checkOutPath(params.outPath);
 
-  const connection = await network.create();
+  const connection = await openNetwork();
   try {
     const { ethers } = connection;
     const provider = ethers.provider;
@@ -225,7 +227,8 @@ async function main(): Promise<void> {
     ];
     for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(16)}${v}\n`);
   } finally {
-    await connection.close();
+    // Bounded: a request still in flight (one the RPC never answers) must not hold the exit (scriptExit.ts).
+    await closeNetwork(connection, "deploy");
   }
 }
 
@@ -236,3 +239,5 @@ try {
   process.stderr.write(`[deploy] error: ${reason(error)}\n`);
   process.exitCode = 1;
 }
+// Everything is closed by now; this only ends what a dependency might still hold (scriptExit.ts).
+exitWhenIdle("deploy");

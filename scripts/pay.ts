@@ -8,13 +8,16 @@
  *
  * Options: --from <i>, --to <j> pick accounts[i] and accounts[j] of the devnet file (0 and 1);
  * --amount <ETH> (0.001); --help. Any failure: a line saying what to do on stderr, exit code 1.
+ * It exits once it has printed the answer, however it is started (issue 14; scripts/scriptExit.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Contract, formatEther, getAddress, JsonRpcProvider, parseEther, Wallet } from "ethers";
+import { Contract, formatEther, getAddress, parseEther, Wallet } from "ethers";
+import { chainProvider } from "../src/chain/provider.ts";
 import { type Address, type CommittedResult, DeltaClient, DeltaClientError, type DomainInfo, NATIVE_TOKEN, signTransfer } from "../src/client/index.ts";
+import { exitWhenIdle } from "./scriptExit.ts";
 
 /** Where `npm start` writes it, whatever the current directory. */
 const DEFAULT_FILE = fileURLToPath(new URL("../.devnet/devnet.json", import.meta.url));
@@ -144,7 +147,9 @@ async function depositIfShort(client: DeltaClient, file: DevnetFile, payment: Pa
   if (have >= payment.amount) return;
   const shortfall = payment.amount - have;
   say(`${payment.payer.address} holds ${formatEther(have)} ETH off-chain: depositing ${formatEther(shortfall)} ETH on the bridge ${file.bridge}`);
-  const provider = new JsonRpcProvider(file.rpcUrl, file.chainId, { staticNetwork: true, pollingInterval: 100 });
+  // Requests time out after RPC_TIMEOUT_MS, not ethers' 300 s: a Ganache that never answers fails
+  // the deposit instead of holding the script (scripts/scriptExit.ts).
+  const provider = chainProvider(file.rpcUrl, file.chainId, { pollingInterval: 100 });
   try {
     const bridge = new Contract(file.bridge, ["function deposit() payable"], new Wallet(payment.payer.privateKey, provider));
     const receipt = await (await bridge.getFunction("deposit")({ value: shortfall })).wait();
@@ -204,3 +209,6 @@ try {
   process.stderr.write(`[pay] error: ${describe(error)}\n`);
   process.exitCode = 1;
 }
+// The provider is destroyed and the client holds no connection; this only ends what a dependency
+// might still hold (scriptExit.ts).
+exitWhenIdle("pay");

@@ -13,12 +13,18 @@
  * Inputs: `.devnet/devnet.json` (written by `npm start`), or DELTA_DEVNET_FILE naming another
  * file; DELTA_NODES (comma-separated REST URLs) and DELTA_ADMIN_TOKEN override the file's.
  * The bridge is the one the nodes name in GET /v1/domain.
+ *
+ * It exits once its report is printed, however it is started (issue 14): the Hardhat connection
+ * is closed in a finally and its RPC requests time out after a minute (scripts/hardhatNetwork.ts,
+ * scripts/scriptExit.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { network } from "hardhat";
+import type { NetworkConnection } from "hardhat/types/network";
 import { Interface, type InterfaceAbi, type Provider } from "ethers";
 import { asDeltaBridge, loadArtifact, settlementTuple } from "../src/chain/index.ts";
-import { DeltaClient, DeltaClientError, NATIVE_TOKEN, type SettlementInfo } from "../src/client/index.ts";
+import { DeltaClient, DeltaClientError, NATIVE_TOKEN, type DomainInfo, type SettlementInfo } from "../src/client/index.ts";
+import { closeNetwork, openNetwork } from "./hardhatNetwork.ts";
+import { exitWhenIdle } from "./scriptExit.ts";
 
 /** Gas of a plain ETH transfer. */
 const ETH_TRANSFER_GAS = 21_000n;
@@ -79,136 +85,146 @@ async function tokenTransferGas(provider: Provider, token: string, holders: read
 async function main(): Promise<void> {
   const inputs = readInputs();
   const client = new DeltaClient({ baseUrls: inputs.nodes, retry: { attempts: 3 }, timeoutMs: 30_000 });
-  let domain;
+  let domain: DomainInfo;
   try {
     domain = await client.domain();
   } catch (error) {
     throw new UserError(`no node answers at ${inputs.nodes.join(", ")}: is the devnet running (\`npm start\`)? (${error instanceof Error ? error.message : String(error)})`);
   }
-  const { ethers } = await network.create();
-  const [signer] = await ethers.getSigners();
-  if (signer === undefined) throw new UserError("the selected Hardhat network has no accounts to sign with");
-  const chainId = (await ethers.provider.getNetwork()).chainId;
-  if (chainId !== domain.chainId) throw new UserError(`the nodes settle on chain ${domain.chainId} but this network is chain ${chainId}: pick the right --network`);
-  if ((await ethers.provider.getCode(domain.verifyingContract)) === "0x") {
-    throw new UserError(`no DeltaBridge at ${domain.verifyingContract} on this network: a stale devnet or the wrong --network`);
-  }
-  const abi = loadArtifact("DeltaBridge").abi as InterfaceAbi;
-  const bridge = asDeltaBridge(new ethers.Contract(domain.verifyingContract, abi, signer));
-
-  let sealed: bigint | null;
+  const connection = await openNetwork();
   try {
-    sealed = await client.seal(inputs.adminToken);
-  } catch (error) {
-    if (error instanceof DeltaClientError && error.status === 401) throw new UserError("the nodes refused the admin token (401): check DELTA_ADMIN_TOKEN or .devnet/devnet.json");
-    throw error;
+    await settleOn(connection.ethers);
+  } finally {
+    // Even after a failure: no socket of Hardhat's pool outlives the work, and a request still in
+    // flight cannot keep the process alive until its timeout (scripts/scriptExit.ts).
+    await closeNetwork(connection, "settle");
   }
-  say(sealed === null ? "the open epoch holds nothing; nothing new to seal" : `sealed epoch ${sealed}`);
-  // The node that answers may not have applied the seal yet: the sealed epoch counts in any case.
-  const status = await client.status();
-  const lastSealed = sealed !== null && sealed > status.epoch - 1n ? sealed : status.epoch - 1n;
-  const onChain = (await bridge.lastEpoch()) as bigint;
-  if (onChain >= lastSealed) {
-    say(lastSealed === 0n ? "nothing to settle: no epoch was ever sealed" : `nothing to settle: every sealed epoch is on-chain (the last is ${onChain})`);
-    return;
-  }
-  for (let epoch = onChain + 1n; epoch <= lastSealed; epoch++) await settleEpoch(epoch);
 
-  async function settleEpoch(epoch: bigint): Promise<void> {
-    const signed = await signedSettlement(epoch);
-    const chunks = signed.chunks.length;
-    say(`epoch ${epoch}: ${chunks} chunk${chunks === 1 ? "" : "s"} signed by ${signed.chunks[0]?.signatures.length ?? 0} validators`);
-    let ours = 0;
-    let failures = 0;
-    for (;;) {
-      const last = (await bridge.lastEpoch()) as bigint;
-      if (last >= epoch) break;
-      if (last !== epoch - 1n) throw new UserError(`the bridge is at epoch ${last}, so epoch ${epoch} cannot land yet`);
-      const k = Number((await bridge.nextChunk()) as bigint);
-      const chunk = signed.chunks[k];
-      if (chunk === undefined) throw new UserError(`the bridge expects chunk ${k} of epoch ${epoch}, which has only ${chunks}`);
-      try {
-        const tx = await bridge.settle(settlementTuple(chunk.settlement), chunk.signatures);
-        const receipt = await tx.wait();
-        ours++;
-        say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx.hash}, ${gas(receipt.gasUsed as bigint)} gas)`);
-      } catch (error) {
-        // The cluster's leader may have landed this chunk first (its transaction can land after
-        // our estimate and before ours): watch the bridge for a moment, then try again or give up.
-        const deadline = Date.now() + 3_000;
-        let landed = false;
-        while (!landed && Date.now() < deadline) {
-          landed = ((await bridge.lastEpoch()) as bigint) >= epoch || Number((await bridge.nextChunk()) as bigint) > k;
-          if (!landed) await new Promise((resolve) => setTimeout(resolve, 200));
+  async function settleOn(ethers: NetworkConnection["ethers"]): Promise<void> {
+    const [signer] = await ethers.getSigners();
+    if (signer === undefined) throw new UserError("the selected Hardhat network has no accounts to sign with");
+    const chainId = (await ethers.provider.getNetwork()).chainId;
+    if (chainId !== domain.chainId) throw new UserError(`the nodes settle on chain ${domain.chainId} but this network is chain ${chainId}: pick the right --network`);
+    if ((await ethers.provider.getCode(domain.verifyingContract)) === "0x") {
+      throw new UserError(`no DeltaBridge at ${domain.verifyingContract} on this network: a stale devnet or the wrong --network`);
+    }
+    const abi = loadArtifact("DeltaBridge").abi as InterfaceAbi;
+    const bridge = asDeltaBridge(new ethers.Contract(domain.verifyingContract, abi, signer));
+
+    let sealed: bigint | null;
+    try {
+      sealed = await client.seal(inputs.adminToken);
+    } catch (error) {
+      if (error instanceof DeltaClientError && error.status === 401) throw new UserError("the nodes refused the admin token (401): check DELTA_ADMIN_TOKEN or .devnet/devnet.json");
+      throw error;
+    }
+    say(sealed === null ? "the open epoch holds nothing; nothing new to seal" : `sealed epoch ${sealed}`);
+    // The node that answers may not have applied the seal yet: the sealed epoch counts in any case.
+    const status = await client.status();
+    const lastSealed = sealed !== null && sealed > status.epoch - 1n ? sealed : status.epoch - 1n;
+    const onChain = (await bridge.lastEpoch()) as bigint;
+    if (onChain >= lastSealed) {
+      say(lastSealed === 0n ? "nothing to settle: no epoch was ever sealed" : `nothing to settle: every sealed epoch is on-chain (the last is ${onChain})`);
+      return;
+    }
+    for (let epoch = onChain + 1n; epoch <= lastSealed; epoch++) await settleEpoch(epoch);
+
+    async function settleEpoch(epoch: bigint): Promise<void> {
+      const signed = await signedSettlement(epoch);
+      const chunks = signed.chunks.length;
+      say(`epoch ${epoch}: ${chunks} chunk${chunks === 1 ? "" : "s"} signed by ${signed.chunks[0]?.signatures.length ?? 0} validators`);
+      let ours = 0;
+      let failures = 0;
+      for (;;) {
+        const last = (await bridge.lastEpoch()) as bigint;
+        if (last >= epoch) break;
+        if (last !== epoch - 1n) throw new UserError(`the bridge is at epoch ${last}, so epoch ${epoch} cannot land yet`);
+        const k = Number((await bridge.nextChunk()) as bigint);
+        const chunk = signed.chunks[k];
+        if (chunk === undefined) throw new UserError(`the bridge expects chunk ${k} of epoch ${epoch}, which has only ${chunks}`);
+        try {
+          const tx = await bridge.settle(settlementTuple(chunk.settlement), chunk.signatures);
+          const receipt = await tx.wait();
+          ours++;
+          say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx.hash}, ${gas(receipt.gasUsed as bigint)} gas)`);
+        } catch (error) {
+          // The cluster's leader may have landed this chunk first (its transaction can land after
+          // our estimate and before ours): watch the bridge for a moment, then try again or give up.
+          const deadline = Date.now() + 3_000;
+          let landed = false;
+          while (!landed && Date.now() < deadline) {
+            landed = ((await bridge.lastEpoch()) as bigint) >= epoch || Number((await bridge.nextChunk()) as bigint) > k;
+            if (!landed) await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+          if (landed) {
+            say(`  chunk ${k + 1}/${chunks} was landed by the cluster first`);
+            continue;
+          }
+          if (++failures < 3) {
+            say(`  chunk ${k + 1}/${chunks} failed (${describe(error, bridge.interface)}); trying again`);
+            continue;
+          }
+          throw new UserError(`chunk ${k + 1}/${chunks} of epoch ${epoch} was refused: ${describe(error, bridge.interface)}`);
         }
-        if (landed) {
-          say(`  chunk ${k + 1}/${chunks} was landed by the cluster first`);
+      }
+      await report(epoch, chunks, ours);
+    }
+
+    /** The epoch's signed settlement; waits while the validators' signatures are being gathered. */
+    async function signedSettlement(epoch: bigint): Promise<SettlementInfo> {
+      const deadline = Date.now() + SIGNATURES_TIMEOUT_MS;
+      let told = false;
+      for (;;) {
+        try {
+          return await client.settlement(epoch);
+        } catch (error) {
+          // WRONG_STATE: signatures still being gathered. EPOCH_OPEN: the node that answered has not
+          // applied the seal yet (a follower a moment behind the leader).
+          const waiting = error instanceof DeltaClientError && (error.serverCode === "WRONG_STATE" || error.serverCode === "EPOCH_OPEN");
+          if (!waiting || Date.now() > deadline) throw error;
+          if (!told) say(`epoch ${epoch}: waiting for the validators' signatures`);
+          told = true;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    }
+
+    async function report(epoch: bigint, chunks: number, ours: number): Promise<void> {
+      const view = await client.epoch(epoch);
+      const tokens = await client.epochTokens(epoch);
+      const settledEvents = await bridge.queryFilter(bridge.filters["Settled"]!(epoch));
+      let used = 0n;
+      for (const event of settledEvents) used += (await ethers.provider.getTransactionReceipt(event.transactionHash))?.gasUsed ?? 0n;
+      let oneByOne = 0n;
+      const parts: string[] = [];
+      let transfers = 0;
+      let withdrawals = 0;
+      for (const t of tokens?.tokens ?? []) {
+        transfers += t.transfers;
+        withdrawals += t.withdrawals;
+        if (t.transfers === 0) continue;
+        const each = t.token === NATIVE_TOKEN ? ETH_TRANSFER_GAS : await tokenTransferGas(ethers.provider, t.token, inputs.accounts);
+        if (each === undefined) {
+          parts.push(`${t.transfers} × ? (${t.token}: no holder to measure with)`);
           continue;
         }
-        if (++failures < 3) {
-          say(`  chunk ${k + 1}/${chunks} failed (${describe(error, bridge.interface)}); trying again`);
-          continue;
-        }
-        throw new UserError(`chunk ${k + 1}/${chunks} of epoch ${epoch} was refused: ${describe(error, bridge.interface)}`);
+        oneByOne += BigInt(t.transfers) * each;
+        parts.push(`${t.transfers} × ${gas(each)} (${t.token === NATIVE_TOKEN ? "ETH" : t.token})`);
       }
+      say(`epoch ${epoch} settled (${ours} of ${chunks} chunks sent by this script, the rest by the cluster)`);
+      const rows: [string, string][] = [
+        ["epoch", epoch.toString()],
+        ["transfers", transfers.toString()],
+        ["withdrawals", withdrawals.toString()],
+        ["deltas", String(view?.deltas.length ?? "?")],
+        ["payouts", String(view?.payouts.length ?? "?")],
+        ["chunks", chunks.toString()],
+        ["gas used", gas(used)],
+        ["one by one", parts.length === 0 ? "0 (no transfers)" : `${parts.join(" + ")} = ${gas(oneByOne)}`],
+        ["saving", saving(used, oneByOne)],
+      ];
+      for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(12)} ${v}\n`);
     }
-    await report(epoch, chunks, ours);
-  }
-
-  /** The epoch's signed settlement; waits while the validators' signatures are being gathered. */
-  async function signedSettlement(epoch: bigint): Promise<SettlementInfo> {
-    const deadline = Date.now() + SIGNATURES_TIMEOUT_MS;
-    let told = false;
-    for (;;) {
-      try {
-        return await client.settlement(epoch);
-      } catch (error) {
-        // WRONG_STATE: signatures still being gathered. EPOCH_OPEN: the node that answered has not
-        // applied the seal yet (a follower a moment behind the leader).
-        const waiting = error instanceof DeltaClientError && (error.serverCode === "WRONG_STATE" || error.serverCode === "EPOCH_OPEN");
-        if (!waiting || Date.now() > deadline) throw error;
-        if (!told) say(`epoch ${epoch}: waiting for the validators' signatures`);
-        told = true;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  }
-
-  async function report(epoch: bigint, chunks: number, ours: number): Promise<void> {
-    const view = await client.epoch(epoch);
-    const tokens = await client.epochTokens(epoch);
-    const settledEvents = await bridge.queryFilter(bridge.filters["Settled"]!(epoch));
-    let used = 0n;
-    for (const event of settledEvents) used += (await ethers.provider.getTransactionReceipt(event.transactionHash))?.gasUsed ?? 0n;
-    let oneByOne = 0n;
-    const parts: string[] = [];
-    let transfers = 0;
-    let withdrawals = 0;
-    for (const t of tokens?.tokens ?? []) {
-      transfers += t.transfers;
-      withdrawals += t.withdrawals;
-      if (t.transfers === 0) continue;
-      const each = t.token === NATIVE_TOKEN ? ETH_TRANSFER_GAS : await tokenTransferGas(ethers.provider, t.token, inputs.accounts);
-      if (each === undefined) {
-        parts.push(`${t.transfers} × ? (${t.token}: no holder to measure with)`);
-        continue;
-      }
-      oneByOne += BigInt(t.transfers) * each;
-      parts.push(`${t.transfers} × ${gas(each)} (${t.token === NATIVE_TOKEN ? "ETH" : t.token})`);
-    }
-    say(`epoch ${epoch} settled (${ours} of ${chunks} chunks sent by this script, the rest by the cluster)`);
-    const rows: [string, string][] = [
-      ["epoch", epoch.toString()],
-      ["transfers", transfers.toString()],
-      ["withdrawals", withdrawals.toString()],
-      ["deltas", String(view?.deltas.length ?? "?")],
-      ["payouts", String(view?.payouts.length ?? "?")],
-      ["chunks", chunks.toString()],
-      ["gas used", gas(used)],
-      ["one by one", parts.length === 0 ? "0 (no transfers)" : `${parts.join(" + ")} = ${gas(oneByOne)}`],
-      ["saving", saving(used, oneByOne)],
-    ];
-    for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(12)} ${v}\n`);
   }
 }
 
@@ -240,3 +256,5 @@ try {
   process.stderr.write(`[settle] error: ${message.split("\n")[0]}\n`);
   process.exitCode = 1;
 }
+// Everything is closed by now; this only ends what a dependency might still hold (scriptExit.ts).
+exitWhenIdle("settle");
