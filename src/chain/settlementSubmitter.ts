@@ -144,10 +144,10 @@ export class SettlementSubmitter {
     const tx = await this.#send(settlement, signatures, nonce, gasPrice);
     this.#inFlight = { epoch: signed.epoch, chunk, nonce, hashes: [tx], gasPrice, sentAt: now };
     logger.info({ epoch: signed.epoch.toString(), chunk, chunks: settlement.chunks, tx }, "settlement chunk sent");
+    // Kept in flight even once mined: a next step that reads a stale nextChunk finds this receipt
+    // instead of sending the chunk again.
     const receipt = await provider.waitForTransaction(tx, 1, Math.min(replaceAfterMs, 5_000)).catch(() => null);
-    if (receipt === null) return false;
-    this.#inFlight = undefined;
-    return true;
+    return receipt !== null;
   }
 
   /**

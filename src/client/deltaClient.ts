@@ -150,11 +150,21 @@ export class DeltaClient {
     return this.#appliedIndex;
   }
 
+  /** Forgets the highest applied index seen (the client now talks to a new cluster, or one restarted from empty data). */
+  resetAppliedIndex(): void {
+    this.#appliedIndex = 0;
+  }
+
   /**
    * Waits for the outcome of a transfer whose answer was lost or unknown (504 OUTCOME_UNKNOWN,
    * REQUEST_TIMEOUT): resolves with the transfer once committed (or settled); undefined when
-   * `options.deadline` is given and is past by 30 s with the transfer still unknown (it can
-   * never commit then: send a new one); throws REQUEST_TIMEOUT after `options.timeoutMs`.
+   * `options.deadline` is given, is past by 30 s, and the transfer is still unknown to a node
+   * that has applied everything its cluster had committed by then (it can never commit: a new
+   * transfer may be signed); throws REQUEST_TIMEOUT after `options.timeoutMs`.
+   *
+   * Transfers only (PROTOCOL.md §2 looks transfers up by hash). For a withdrawal whose outcome is
+   * unknown, send the same signed withdrawal again: 200 commits it now, 409 DUPLICATE means it
+   * had committed. Never sign a new one with the next nonce until then.
    */
   async waitForTransfer(hash: string, options: WaitForTransferOptions = {}): Promise<TransferInfo | undefined> {
     const timeoutMs = options.timeoutMs ?? 60_000;
@@ -165,7 +175,13 @@ export class DeltaClient {
       if (found !== undefined && found.status !== "pending") return found;
       const nowSec = BigInt(Math.floor(Date.now() / 1000));
       // The leader's block time decides a deadline; 30 s covers clocks apart and blocks in flight.
-      if (found === undefined && options.deadline !== undefined && nowSec > options.deadline + 30n) return undefined;
+      if (found === undefined && options.deadline !== undefined && nowSec > options.deadline + 30n) {
+        // Past its deadline it can no longer commit; had it committed, it is at or below the
+        // cluster's commit index now: one more read at that index is the answer.
+        this.#sawAppliedIndex(String((await this.status()).commitIndex));
+        const last = await this.transfer(hash);
+        return last === undefined || last.status === "pending" ? undefined : last;
+      }
       if (Date.now() + pollMs > until) {
         throw new DeltaClientError("REQUEST_TIMEOUT", `transfer ${hash} was not decided within ${timeoutMs} ms; it may still commit until its deadline`, {
           details: { hash },

@@ -17,6 +17,11 @@ export class AppliedWaiters {
   readonly #heap: Waiter[] = [];
   #cancelled = 0;
 
+  /** Entries held, cancelled ones not yet dropped included (the tests check that cancelling frees them). */
+  get stored(): number {
+    return this.#heap.length;
+  }
+
   /** Waiters not yet run or cancelled. */
   get size(): number {
     return this.#heap.length - this.#cancelled;

@@ -15,7 +15,7 @@ import type { Histogram } from "prom-client";
 import type { ConsensusLogger } from "../consensus/index.ts";
 import type { LedgerEntry, LedgerMessage } from "../ledger/index.ts";
 import { encodeEntry } from "./entryCodec.ts";
-import type { LedgerNonce, Mempool } from "./mempool.ts";
+import { signerOf, type LedgerNonce, type Mempool } from "./mempool.ts";
 
 /** Blocks the leader keeps proposed but uncommitted at once. */
 export const MAX_BLOCKS_IN_FLIGHT = 2;
@@ -48,15 +48,20 @@ export interface BlockProducerDeps {
 }
 
 /**
- * The messages of `messages` still valid at `timestampSec`, in order; `expired` gets the others.
- * Pure; the usual case (none expired) returns the same array.
+ * The messages of `messages` to put in the block at `timestampSec`, in order; `expired` gets the
+ * ones refused here: past their deadline with their nonce still unused by the ledger. One whose
+ * nonce is used stays in (the ledger answers it NONCE_REUSED): it may be a copy of a message that
+ * did commit (a forward sent again after a lost verdict, a client's resend after a 504), and its
+ * sender must learn that, not DEADLINE_EXPIRED. Pure; the usual case (none expired) returns the
+ * same array.
  */
-export function dropExpired(messages: LedgerMessage[], timestampSec: bigint, expired: (m: LedgerMessage) => void): LedgerMessage[] {
-  if (messages.every((m) => m.deadline >= timestampSec)) return messages;
+export function dropExpired(messages: LedgerMessage[], timestampSec: bigint, ledgerNonce: LedgerNonce, expired: (m: LedgerMessage) => void): LedgerMessage[] {
+  const isExpired = (m: LedgerMessage): boolean => m.deadline < timestampSec && m.nonce >= ledgerNonce(signerOf(m));
+  if (!messages.some(isExpired)) return messages;
   const kept: LedgerMessage[] = [];
   for (const m of messages) {
-    if (m.deadline >= timestampSec) kept.push(m);
-    else expired(m);
+    if (isExpired(m)) expired(m);
+    else kept.push(m);
   }
   return kept;
 }
@@ -91,7 +96,7 @@ export class BlockProducer {
     try {
       const nowMs = this.#now();
       const timestampSec = BigInt(Math.floor(nowMs / 1000));
-      messages = dropExpired(d.mempool.take(d.maxMessages, nowMs, d.ledgerNonce), timestampSec, (m) => {
+      messages = dropExpired(d.mempool.take(d.maxMessages, nowMs, d.ledgerNonce), timestampSec, d.ledgerNonce, (m) => {
         d.mempool.forgetNonce(m); // its nonce stays unused
         d.onExpired(m, timestampSec);
       });

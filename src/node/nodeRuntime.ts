@@ -152,7 +152,9 @@ export class NodeRuntime implements NodeService {
   /** GETs with ?minIndex= and forwarded seals waiting for this node to apply an index. */
   readonly #appliedWaiters = new AppliedWaiters();
   /** Follower: admin seals forwarded to the leader, by request id, waiting for its answer. */
-  readonly #sealsAsked = new Map<number, { readonly settle: (answer: Extract<SealMessage, { t: "sealv" }> | undefined) => void }>();
+  readonly #sealsAsked = new Map<number, { readonly leader: string; readonly settle: (answer: Extract<SealMessage, { t: "sealv" }> | undefined) => void }>();
+  /** Leader: the seal being proposed; concurrent requests (admin, members, the age trigger) share it. */
+  #sealInFlight: Promise<{ readonly epoch: string | null }> | undefined;
   /** Random start: a late answer to an earlier process's request (same member id) matches nothing here. */
   #sealIds = Math.floor(Math.random() * 2 ** 40);
 
@@ -259,7 +261,7 @@ export class NodeRuntime implements NodeService {
     this.#producer.stop();
     this.#settler.stop();
     await this.#watcher?.stop();
-    this.#router.stop(errorItem("NO_LEADER", "the node is shutting down; retry on another node"));
+    this.#router.stop();
     // Their answers are given (above); what is left are GETs waiting for ?minIndex=, which now fail.
     this.#appliedWaiters.drain();
     for (const asked of this.#sealsAsked.values()) asked.settle(undefined);
@@ -585,13 +587,14 @@ export class NodeRuntime implements NodeService {
         this.#sealsAsked.delete(id);
         resolve(a);
       };
-      this.#sealsAsked.set(id, { settle });
+      this.#sealsAsked.set(id, { leader: leader.id, settle });
       this.#replicated.sendApp(leader.id, { t: "seal", id } satisfies SealMessage);
     });
-    if (answer === undefined) throw new DeltaError("NO_LEADER", "the leader did not answer the seal; retry");
+    // Sent, no answer: the leader may have sealed (a retry would seal the next epoch early).
+    if (answer === undefined) throw new DeltaError("OUTCOME_UNKNOWN", "the leader did not answer the seal request; read GET /v1/epochs/current before asking again");
     if ("code" in answer) throw new DeltaError(answer.code, answer.message);
     if (!(await this.waitForApplied(answer.at, this.#answerBoundMs))) {
-      throw new DeltaError("NO_LEADER", `the leader sealed, but this node has not applied index ${answer.at} yet; read with ?minIndex=${answer.at}`);
+      throw new DeltaError("OUTCOME_UNKNOWN", `the leader sealed epoch ${answer.epoch}, but this node has not applied index ${answer.at} yet; read with ?minIndex=${answer.at}`);
     }
     return { epoch: answer.epoch };
   }
@@ -604,7 +607,9 @@ export class NodeRuntime implements NodeService {
       return;
     }
     if (m.t === "sealv") {
-      this.#sealsAsked.get(m.id)?.settle(m);
+      const asked = this.#sealsAsked.get(m.id);
+      // Only the member asked speaks for its seal.
+      if (asked !== undefined && asked.leader === from) asked.settle(m);
       return;
     }
     const reply = (answer: Extract<SealMessage, { t: "sealv" }>): void => this.#replicated.sendApp(from, answer);
@@ -616,23 +621,33 @@ export class NodeRuntime implements NodeService {
     this.#sealAsLeader().then(
       ({ epoch }) => reply({ t: "sealv", id: m.id, epoch, at: this.#applied }),
       (error: unknown) => {
-        const code = error instanceof DeltaError && (error.code === "NO_LEADER" || error.code === "WRONG_STATE") ? error.code : "INTERNAL";
+        const code = error instanceof DeltaError && (error.code === "NO_LEADER" || error.code === "WRONG_STATE" || error.code === "OUTCOME_UNKNOWN") ? error.code : "INTERNAL";
         if (code === "INTERNAL") this.#log.error({ err: error }, "seal for a member failed");
         reply({ t: "sealv", id: m.id, code, message: code === "INTERNAL" ? "the leader failed to seal" : (error as DeltaError).message });
       },
     );
   }
 
-  /** Leader: seals the open epoch through the log; answers once the seal is applied here. */
-  async #sealAsLeader(): Promise<{ readonly epoch: string | null }> {
+  /** Leader: seals the open epoch through the log, one seal at a time; answers once it is applied here. */
+  #sealAsLeader(): Promise<{ readonly epoch: string | null }> {
+    this.#sealInFlight ??= this.#proposeSeal().finally(() => {
+      this.#sealInFlight = undefined;
+    });
+    return this.#sealInFlight;
+  }
+
+  async #proposeSeal(): Promise<{ readonly epoch: string | null }> {
     const heads = getEpochHeads(this.#ledger);
     const open = getEpochStatus(this.#ledger, heads.openEpoch);
     if (open === undefined || open.transfers + open.withdrawals === 0) return { epoch: null };
     const outcome = await this.#replicated.propose([encodeEntry({ type: "seal", epoch: heads.openEpoch })]);
     if (!outcome.accepted) throw new DeltaError("NO_LEADER", NO_LEADER_MESSAGE);
     // Resolves after the entry is applied here (the log applies, then wakes its waiters).
-    const ours = await this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, this.#answerBoundMs);
-    if (!ours) throw new DeltaError("NO_LEADER", "the seal was lost to a leader change; retry");
+    const ours = await this.#replicated.waitForCommit(outcome.lastIndex, outcome.term, this.#answerBoundMs).catch(() => {
+      // Proposed, not committed in time: it may still commit.
+      throw new DeltaError("OUTCOME_UNKNOWN", "the seal was proposed but not committed in time; read GET /v1/epochs/current before asking again");
+    });
+    if (!ours) throw new DeltaError("NO_LEADER", "the seal was lost to a leader change (another entry committed in its place); retry");
     return { epoch: heads.openEpoch.toString() };
   }
 

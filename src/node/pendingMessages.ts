@@ -27,6 +27,11 @@ export interface PendingMessage {
    * this node's own ledger applies the committed copy first.
    */
   relayed: boolean;
+  /**
+   * Decided by the leader at an index this node has not applied yet: its answer waits for that
+   * apply (read your writes) and it is never routed again.
+   */
+  decided: boolean;
   /** The member it was last forwarded to, and when (ms): with no verdict in time it goes again. */
   forwardedTo: string | undefined;
   forwardedAtMs: number;
@@ -67,7 +72,7 @@ export class PendingMessages {
   add(message: LedgerMessage, nowMs: number, boundMs: number): AddPendingResult {
     const hash = message.hash;
     const existing = this.#byHash.get(hash);
-    const entry = existing ?? { message, deadlineMs: nowMs + boundMs, sent: false, resent: false, relayed: false, forwardedTo: undefined, forwardedAtMs: 0, waiters: [] };
+    const entry = existing ?? { message, deadlineMs: nowMs + boundMs, sent: false, resent: false, relayed: false, decided: false, forwardedTo: undefined, forwardedAtMs: 0, waiters: [] };
     if (existing === undefined) this.#byHash.set(hash, entry);
     const answer = new Promise<BatchItemResult>((resolve) => entry.waiters.push(resolve));
     return { entry, answer, isNew: existing === undefined };
@@ -82,9 +87,9 @@ export class PendingMessages {
     return true;
   }
 
-  /** Answers every pending client with `result` (shutdown). */
-  settleAll(result: BatchItemResult): void {
-    for (const hash of [...this.#byHash.keys()]) this.settle(hash, result);
+  /** Answers every pending client with `resultOf(entry)` (shutdown). */
+  settleAll(resultOf: (entry: PendingMessage) => BatchItemResult): void {
+    for (const [hash, entry] of [...this.#byHash]) this.settle(hash, resultOf(entry));
   }
 
   /** Answers `resultOf(entry)` to the entries whose deadline passed at `nowMs`; returns how many. */

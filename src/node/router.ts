@@ -80,6 +80,8 @@ export class Router {
   #forwardLeader: string | null = null;
   /** Decided by the leader at an index this node has not applied yet: answered once it has. */
   readonly #parked = new AppliedWaiters();
+  /** Cancels the parked answer of an entry answered otherwise (its bound, shutdown): nothing waits forever on an index never reached. */
+  readonly #unpark = new Map<PendingMessage, () => void>();
   /** Leading: verdicts owed to the members that forwarded. */
   readonly #owed = new Map<string, Verdict[]>();
   #applied = 0;
@@ -131,7 +133,7 @@ export class Router {
 
   /** Sends what was gathered for the leader (the node calls it a moment after `accept`, or when FORWARD_MAX_ITEMS are queued). */
   flush(nowMs: number, view: LeaderView): RouterAction[] {
-    const entries = this.#toForward.filter((e) => this.pending.isPending(e));
+    const entries = this.#toForward.filter((e) => this.pending.isPending(e) && !e.decided);
     this.#toForward = [];
     if (entries.length === 0) return [];
     const leader = view.leader;
@@ -167,7 +169,7 @@ export class Router {
     else this.#leaderlessSinceMs = undefined;
     const actions: RouterAction[] = [];
     if (this.#unrouted.size > 0 && nowMs >= this.#rerouteAtMs) {
-      const entries = [...this.#unrouted].filter((e) => this.pending.isPending(e));
+      const entries = [...this.#unrouted].filter((e) => this.pending.isPending(e) && !e.decided);
       this.#unrouted.clear();
       actions.push(...this.#route(entries, nowMs, view));
     }
@@ -189,10 +191,19 @@ export class Router {
         continue;
       }
       // Read your writes (PROTOCOL.md §2): decided, but this node has not applied the block yet.
-      // The answer waits for it; the message is no longer forwarded anywhere.
+      // The answer waits for it; the message is not routed anywhere again (a leader change may
+      // already have queued it: it leaves those queues too).
+      entry.decided = true;
       this.#forwarded.delete(entry);
+      this.#unrouted.delete(entry);
       entry.forwardedTo = undefined;
-      this.#parked.add(at, () => this.#answerFromLeader(entry, result, nowMs));
+      this.#unpark.set(
+        entry,
+        this.#parked.add(at, () => {
+          this.#unpark.delete(entry);
+          this.#answerFromLeader(entry, result, nowMs);
+        }),
+      );
     }
   }
 
@@ -206,7 +217,10 @@ export class Router {
       const pending = this.pending.get(hash);
       // A relayed message is answered with the leader's verdict (so a copy committed before it
       // was sent here is refused as a duplicate, as PROTOCOL.md says).
-      if (pending !== undefined && !pending.relayed) this.pending.settle(hash, this.#verdictFor(pending, result));
+      if (pending === undefined || pending.relayed) continue;
+      this.#unpark.get(pending)?.(); // answered here: a parked copy of the leader's verdict is not needed
+      this.#unpark.delete(pending);
+      this.pending.settle(hash, this.#verdictFor(pending, result));
     }
     this.#parked.advance(index);
   }
@@ -243,13 +257,18 @@ export class Router {
     return actions;
   }
 
-  /** Shutdown: every client still waiting is answered `result`; nothing is routed any more. */
-  stop(result: BatchItemResult): void {
+  /**
+   * Shutdown: every client still waiting is answered, as at the bound: OUTCOME_UNKNOWN with the
+   * hash once its message was handed to a leader (it may still commit), NO_LEADER otherwise.
+   * Nothing is routed any more.
+   */
+  stop(): void {
     this.#unrouted.clear();
     this.#toForward = [];
     this.#forwarded.clear();
-    this.pending.settleAll(result);
+    this.pending.settleAll((e) => this.#expiredAnswer(e, "the node is shutting down"));
     this.#parked.drain();
+    this.#unpark.clear();
   }
 
   // ---- internals ----
@@ -272,7 +291,7 @@ export class Router {
   /** Sends `entries` again later, to whoever leads then. */
   #requeue(entries: readonly PendingMessage[]): void {
     for (const e of entries) {
-      if (!this.pending.isPending(e)) continue;
+      if (!this.pending.isPending(e) || e.decided) continue;
       e.resent = true;
       e.relayed = false;
       this.#unrouted.add(e);
@@ -338,13 +357,14 @@ export class Router {
    * would make a client pay twice (PROTOCOL.md §2). One never handed to any leader cannot commit
    * (it is dropped with its entry here): NO_LEADER, retry.
    */
-  #expiredAnswer(e: PendingMessage): BatchItemResult {
-    const bound = `${this.#options.answerBoundMs / 1000} s`;
-    if (!e.sent) return errorItem("NO_LEADER", `no leader took the message within ${bound}; it was not sent anywhere and will not commit; retry`);
+  #expiredAnswer(e: PendingMessage, why = `the message was not decided within ${this.#options.answerBoundMs / 1000} s`): BatchItemResult {
+    this.#unpark.get(e)?.();
+    this.#unpark.delete(e);
+    if (!e.sent) return errorItem("NO_LEADER", `${why}; it was not sent to any leader and will not commit: retry`);
     return {
       error: {
         code: "OUTCOME_UNKNOWN",
-        message: `the message was not decided within ${bound}; it may still commit until its deadline: look it up by its hash (a resend answering 409 DUPLICATE means it committed)`,
+        message: `${why}; it may still commit until its deadline: look it up by its hash, or send the same signed message again (409 DUPLICATE means it committed)`,
       },
       hash: e.message.hash,
     };

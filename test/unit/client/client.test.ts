@@ -420,9 +420,11 @@ describe("DeltaClient", () => {
   });
 
   it("waitForTransfer resolves undefined once an unknown transfer's deadline is long past, and times out otherwise", async () => {
-    handler = (_req, res) => refusal(res, 404, "NOT_FOUND", "unknown");
+    handler = (req, res) => (req.url === "/v1/status" ? protocolRoutes(req, res) : refusal(res, 404, "NOT_FOUND", "unknown"));
     const c = client();
     assert.equal(await c.waitForTransfer(HASH, { deadline: 1_000n, pollMs: 1 }), undefined);
+    // The last look is made at the cluster's commit index (the status answer's 10), not at whatever the client had seen.
+    assert.equal(requests.at(-1)?.url, `/v1/transfers/${HASH}?minIndex=10`);
     await assert.rejects(c.waitForTransfer(HASH, { pollMs: 5, timeoutMs: 30 }), (e: unknown) => e instanceof DeltaClientError && e.code === "REQUEST_TIMEOUT");
   });
 

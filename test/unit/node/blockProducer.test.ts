@@ -63,12 +63,21 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 describe("dropExpired", () => {
   it("keeps the order of the valid ones, reports the others, returns the same array when none expired", () => {
+    const unused = (): bigint => 0n;
     const ok = [message(1, NOW_SEC), message(2, NOW_SEC + 9n)];
-    assert.equal(dropExpired(ok, NOW_SEC, () => assert.fail("none expired")), ok);
+    assert.equal(dropExpired(ok, NOW_SEC, unused, () => assert.fail("none expired")), ok);
     const out: LedgerMessage[] = [];
     const mixed = [message(1, NOW_SEC - 1n), message(2, NOW_SEC), message(3, 0n), message(4, NOW_SEC + 1n)];
-    assert.deepEqual(dropExpired(mixed, NOW_SEC, (m) => out.push(m)).map((m) => m.hash), [mixed[1]!.hash, mixed[3]!.hash]);
+    assert.deepEqual(dropExpired(mixed, NOW_SEC, unused, (m) => out.push(m)).map((m) => m.hash), [mixed[1]!.hash, mixed[3]!.hash]);
     assert.deepEqual(out.map((m) => m.hash), [mixed[0]!.hash, mixed[2]!.hash]);
+  });
+
+  it("leaves a message whose nonce the ledger has used to the ledger (it may be a copy of one that committed)", () => {
+    const used = (): bigint => 1n; // every sender's nonce 0 is used
+    const copy = message(1, NOW_SEC - 60n); // nonce 0, long past its deadline
+    const out: LedgerMessage[] = [];
+    assert.deepEqual(dropExpired([copy], NOW_SEC, used, (m) => out.push(m)), [copy]);
+    assert.deepEqual(out, [], "not answered DEADLINE_EXPIRED: the ledger answers NONCE_REUSED, which the member maps to its committed copy");
   });
 });
 

@@ -230,19 +230,57 @@ describe("Router", () => {
     assert.deepEqual(router.takeOwed(), []);
   });
 
-  it("stop answers every waiting client, parked ones included", async () => {
+  it("stop answers every waiting client, parked ones included: OUTCOME_UNKNOWN once sent, NO_LEADER if never", async () => {
     const { router } = setup();
     const m1 = message(1);
     const m2 = message(2);
-    const a = watch(router.accept([m1, m2], 0, follow(A)).answers[0]!);
+    const m3 = message(3);
+    const [a1, a2] = router.accept([m1, m2], 0, follow(A)).answers.map(watch);
     router.flush(1, follow(A));
+    const a3 = watch(router.accept([m3], 2, follow(null)).answers[0]!);
     router.verdicts(A, [{ hash: m2.hash, result: committed(m2), at: 50 }], 2);
-    router.stop(refused("NO_LEADER"));
+    assert.equal(router.parked, 1);
+    router.stop();
     await turn();
-    assert.deepEqual(a.value, refused("NO_LEADER"));
+    assert.deepEqual(refusal(a1!.value), { code: "OUTCOME_UNKNOWN", hash: m1.hash });
+    assert.deepEqual(refusal(a2!.value), { code: "OUTCOME_UNKNOWN", hash: m2.hash }, "parked: decided, but not applied here");
+    assert.deepEqual(refusal(a3.value), { code: "NO_LEADER", hash: undefined });
     assert.equal(router.pending.size, 0);
     assert.equal(router.parked, 0);
   });
+
+  it("a parked message is taken out of the queues a leader change put it in, and never routed again", async () => {
+    const { router } = setup();
+    const m = message(1);
+    const answer = watch(router.accept([m], 0, follow(A)).answers[0]!);
+    router.flush(1, follow(A));
+    router.tick(10, follow(B)); // leader change: queued to go to B
+    router.verdicts(A, [{ hash: m.hash, result: committed(m), at: 9 }], 11); // A's verdict is late, but A sent it to us... ignored:
+    // only the member it was last forwarded to speaks for it, and that is still A until it goes to B.
+    assert.equal(router.parked, 1, "A decided it: parked until index 9 is applied here");
+    assert.deepEqual(forwards(router.tick(15, follow(B))), []);
+    assert.deepEqual(forwards(router.flush(16, follow(B))), [], "not sent to B");
+    assert.deepEqual(router.tick(20, LEAD), [], "nor into our own mempool once we lead");
+    router.lost([m]);
+    assert.deepEqual(router.tick(25, LEAD), []);
+    router.applied(9, []);
+    await turn();
+    assert.deepEqual(answer.value, committed(m));
+  });
+
+  it("a parked answer whose index is never reached is dropped at the bound", async () => {
+    const { router } = setup({ answerBoundMs: 1_000 });
+    const m = message(1);
+    const answer = watch(router.accept([m], 0, follow(A)).answers[0]!);
+    router.flush(1, follow(A));
+    router.verdicts(A, [{ hash: m.hash, result: committed(m), at: 9_000_000 }], 2);
+    assert.equal(router.parked, 1);
+    router.tick(1_000, follow(A));
+    await turn();
+    assert.deepEqual(refusal(answer.value), { code: "OUTCOME_UNKNOWN", hash: m.hash });
+    assert.equal(router.parked, 0, "nothing waits for an index this node may never apply");
+  });
+
 
   it("the leader's OUTCOME_UNKNOWN reaches the client with the message's hash (the wire does not carry it)", async () => {
     const { router } = setup();
