@@ -21,13 +21,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { NetworkConnection } from "hardhat/types/network";
 import { Interface, type InterfaceAbi, type Provider } from "ethers";
-import { asDeltaBridge, loadArtifact, settlementTuple } from "../src/chain/index.ts";
+import { asDeltaBridge, loadArtifact, SettlementSubmitter, type SignedSettlement } from "../src/chain/index.ts";
 import { DeltaClient, DeltaClientError, NATIVE_TOKEN, type DomainInfo, type SettlementInfo } from "../src/client/index.ts";
 import { closeNetwork, openNetwork } from "./hardhatNetwork.ts";
 import { exitWhenIdle } from "./scriptExit.ts";
 
 /** Gas of a plain ETH transfer. */
 const ETH_TRANSFER_GAS = 21_000n;
+/** Settlement transactions not mined in this time are sent again at +25% gas price, up to the cap. */
+const REPLACE_AFTER_MS = 15_000;
+const MAX_GAS_PRICE_GWEI = 500;
+/** How long one epoch may take to land before the script gives up. */
+const EPOCH_TIMEOUT_MS = 120_000;
 /** How long to wait for the validators' signatures of a sealed epoch. */
 const SIGNATURES_TIMEOUT_MS = 60_000;
 
@@ -103,6 +108,7 @@ async function main(): Promise<void> {
   async function settleOn(ethers: NetworkConnection["ethers"]): Promise<void> {
     const [signer] = await ethers.getSigners();
     if (signer === undefined) throw new UserError("the selected Hardhat network has no accounts to sign with");
+    const payer = signer;
     const chainId = (await ethers.provider.getNetwork()).chainId;
     if (chainId !== domain.chainId) throw new UserError(`the nodes settle on chain ${domain.chainId} but this network is chain ${chainId}: pick the right --network`);
     if ((await ethers.provider.getCode(domain.verifyingContract)) === "0x") {
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
     }
     const abi = loadArtifact("DeltaBridge").abi as InterfaceAbi;
     const bridge = asDeltaBridge(new ethers.Contract(domain.verifyingContract, abi, signer));
+    const bridgeInterface = new Interface(abi);
 
     let sealed: bigint | null;
     try {
@@ -130,44 +137,58 @@ async function main(): Promise<void> {
     for (let epoch = onChain + 1n; epoch <= lastSealed; epoch++) await settleEpoch(epoch);
 
     async function settleEpoch(epoch: bigint): Promise<void> {
-      const signed = await signedSettlement(epoch);
-      const chunks = signed.chunks.length;
-      say(`epoch ${epoch}: ${chunks} chunk${chunks === 1 ? "" : "s"} signed by ${signed.chunks[0]?.signatures.length ?? 0} validators`);
-      let ours = 0;
+      const info = await signedSettlement(epoch);
+      const chunks = info.chunks.length;
+      say(`epoch ${epoch}: ${chunks} chunk${chunks === 1 ? "" : "s"} signed by ${info.chunks[0]?.signatures.length ?? 0} validators`);
+      const signed: SignedSettlement = { epoch, settlements: info.chunks.map((c) => c.settlement), signatures: info.chunks.map((c) => c.signatures) };
+      // The same submitter as the cluster's leader (src/chain/settlementSubmitter.ts): the chain's
+      // lastEpoch()/nextChunk() decide which chunk goes next, whoever landed the others.
+      const sent = new Map<number, string>();
+      const submitter = new SettlementSubmitter({
+        provider: ethers.provider,
+        signer: payer,
+        bridge: domain.verifyingContract,
+        replaceAfterMs: REPLACE_AFTER_MS,
+        maxGasPriceGwei: MAX_GAS_PRICE_GWEI,
+        logger: {
+          info: (fields, message) => {
+            if (message === "settlement chunk sent" && typeof fields["tx"] === "string") sent.set(Number(fields["chunk"]), fields["tx"]);
+          },
+          warn: (fields, message) => say(`  ${message} (${JSON.stringify(fields)})`),
+        },
+      });
+      const giveUpAt = Date.now() + EPOCH_TIMEOUT_MS;
       let failures = 0;
       for (;;) {
-        const last = (await bridge.lastEpoch()) as bigint;
+        const last = await submitter.read("lastEpoch");
         if (last >= epoch) break;
         if (last !== epoch - 1n) throw new UserError(`the bridge is at epoch ${last}, so epoch ${epoch} cannot land yet`);
-        const k = Number((await bridge.nextChunk()) as bigint);
-        const chunk = signed.chunks[k];
-        if (chunk === undefined) throw new UserError(`the bridge expects chunk ${k} of epoch ${epoch}, which has only ${chunks}`);
+        const k = Number(await submitter.read("nextChunk"));
+        if (k >= chunks) throw new UserError(`the bridge expects chunk ${k} of epoch ${epoch}, which has only ${chunks}`);
+        if (Date.now() > giveUpAt) throw new UserError(`epoch ${epoch} did not land within ${EPOCH_TIMEOUT_MS / 1000} s (chunk ${k + 1}/${chunks} is next)`);
+        let progressed: boolean;
         try {
-          const tx = await bridge.settle(settlementTuple(chunk.settlement), chunk.signatures);
-          const receipt = await tx.wait();
-          ours++;
-          say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx.hash}, ${gas(receipt.gasUsed as bigint)} gas)`);
+          progressed = await submitter.step(signed, k);
+          failures = 0;
         } catch (error) {
-          // The cluster's leader may have landed this chunk first (its transaction can land after
-          // our estimate and before ours): watch the bridge for a moment, then try again or give up.
-          const deadline = Date.now() + 3_000;
-          let landed = false;
-          while (!landed && Date.now() < deadline) {
-            landed = ((await bridge.lastEpoch()) as bigint) >= epoch || Number((await bridge.nextChunk()) as bigint) > k;
-            if (!landed) await new Promise((resolve) => setTimeout(resolve, 200));
-          }
-          if (landed) {
+          // Most often the cluster's leader landed this chunk first (the estimate then refuses
+          // ours); the chain is read again. Three refusals in a row with no progress: give up.
+          if (Number(await submitter.read("nextChunk")) > k || (await submitter.read("lastEpoch")) >= epoch) {
             say(`  chunk ${k + 1}/${chunks} was landed by the cluster first`);
             continue;
           }
-          if (++failures < 3) {
-            say(`  chunk ${k + 1}/${chunks} failed (${describe(error, bridge.interface)}); trying again`);
-            continue;
-          }
-          throw new UserError(`chunk ${k + 1}/${chunks} of epoch ${epoch} was refused: ${describe(error, bridge.interface)}`);
+          if (++failures >= 3) throw new UserError(`chunk ${k + 1}/${chunks} of epoch ${epoch} was refused: ${describe(error, bridgeInterface)}`);
+          say(`  chunk ${k + 1}/${chunks} failed (${describe(error, bridgeInterface)}); trying again`);
+          progressed = false;
         }
+        const tx = sent.get(k);
+        if (progressed && tx !== undefined) {
+          const receipt = await ethers.provider.getTransactionReceipt(tx);
+          if (receipt !== null && receipt.status === 1) say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx}, ${gas(receipt.gasUsed)} gas)`);
+        }
+        if (!progressed) await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      await report(epoch, chunks, ours);
+      await report(epoch, chunks, sent.size);
     }
 
     /** The epoch's signed settlement; waits while the validators' signatures are being gathered. */
