@@ -601,8 +601,13 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
       p.inflight = [];
       p.next = p.match + 1;
     } else if (p.next <= p.match) p.next = p.match + 1;
-    maybeCommit(core);
-    sendAppend(core, from, false, r);
+    if (maybeCommit(core)) {
+      // Tell every follower at once, not with the next block or heartbeat (up to heartbeatMs
+      // later on a quiet cluster): a follower answers a write only once it has applied it (read
+      // your writes, PROTOCOL.md §2), so its clients wait for this. An append with new entries
+      // carries the new commit index anyway; `force` adds an empty one only when there is none.
+      for (const peer of lead.peers.keys()) sendAppend(core, peer, true, r);
+    } else sendAppend(core, from, false, r);
   } else {
     // A refusal answers one append; drop it when it answers an older one (duplicated, reordered,
     // or sent before a back-off), as etcd/raft's maybeDecrTo does.
@@ -631,15 +636,18 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
   }
 }
 
-function maybeCommit(core: LogCore): void {
+/** Advances the commit index to what a majority holds (of this term); true when it moved. */
+function maybeCommit(core: LogCore): boolean {
   const lead = core.lead;
-  if (lead === undefined || !lead.established) return;
+  if (lead === undefined || !lead.established) return false;
   const matches = [lastIndex(core)];
   for (const p of lead.peers.values()) matches.push(p.match);
   matches.sort((a, b) => b - a);
   const n = matches[core.majority - 1] ?? 0;
   // Only entries of our own term commit by counting (Raft §5.4.2); earlier ones ride along.
-  if (n > core.commitIndex && termAt(core, n) === lead.term) core.commitIndex = n;
+  if (n <= core.commitIndex || termAt(core, n) !== lead.term) return false;
+  core.commitIndex = n;
+  return true;
 }
 
 function updateQuorum(core: LogCore): void {
