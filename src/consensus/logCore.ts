@@ -137,6 +137,8 @@ interface PeerProgress {
   snapshotSentTick: number;
   /** Consecutive refusals of an index this peer had acknowledged (see onAck). */
   refusedMatched: number;
+  /** The highest commit index sent to this peer (every append carries the leader's). */
+  toldCommit: number;
 }
 
 interface LeaderState {
@@ -413,6 +415,7 @@ function onLeadership(core: LogCore, role: MokkaRole, term: number, leader: stri
       snapshotIndex: 0,
       snapshotSentTick: 0,
       refusedMatched: 0,
+      toldCommit: 0,
     });
   }
   core.lead = { term, established: false, acceptedBy: new Set([self]), quorumActive: true, peers, nextHeartbeatTick: core.now + core.config.heartbeatTicks };
@@ -505,6 +508,7 @@ function sendAppend(core: LogCore, peer: string, force: boolean, r: MutableReady
       lastTerm: lastTerm(core),
     };
     r.messages.push({ to: peer, message: msg });
+    p.toldCommit = core.commitIndex;
     if (p.mode === "probe") {
       p.paused = true;
       return;
@@ -601,13 +605,13 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
       p.inflight = [];
       p.next = p.match + 1;
     } else if (p.next <= p.match) p.next = p.match + 1;
-    if (maybeCommit(core)) {
-      // Tell every follower at once, not with the next block or heartbeat (up to heartbeatMs
-      // later on a quiet cluster): a follower answers a write only once it has applied it (read
-      // your writes, PROTOCOL.md §2), so its clients wait for this. An append with new entries
-      // carries the new commit index anyway; `force` adds an empty one only when there is none.
-      for (const peer of lead.peers.keys()) sendAppend(core, peer, true, r);
-    } else sendAppend(core, from, false, r);
+    const advanced = maybeCommit(core);
+    sendAppend(core, from, false, r);
+    // Tell followers the commit index without waiting for the next block or heartbeat (up to
+    // heartbeatMs on a quiet cluster): a follower answers a write only once it has applied it
+    // (read your writes, PROTOCOL.md §2), so its clients wait for this.
+    if (advanced) for (const peer of lead.peers.keys()) if (peer !== from) notifyCommit(core, peer, r);
+    notifyCommit(core, from, r);
   } else {
     // A refusal answers one append; drop it when it answers an older one (duplicated, reordered,
     // or sent before a back-off), as etcd/raft's maybeDecrTo does.
@@ -634,6 +638,17 @@ function onAck(core: LogCore, from: string, ack: AppendAckMessage, r: MutableRea
     p.next = Math.max(p.match + 1, Math.min(ack.hint + 1, ack.rejectIndex, lastIndex(core) + 1));
     sendAppend(core, from, true, r);
   }
+}
+
+/**
+ * An empty append carrying the commit index to a follower that has not been told it and has no
+ * append in flight. One with appends in flight learns it from the append that answers its next
+ * ack (this runs on every ack), so under load, when pipelines are busy, this adds no messages.
+ */
+function notifyCommit(core: LogCore, peer: string, r: MutableReady): void {
+  const p = core.lead?.peers.get(peer);
+  if (p === undefined || p.mode !== "replicate" || p.inflight.length > 0 || p.toldCommit >= core.commitIndex) return;
+  sendAppend(core, peer, true, r);
 }
 
 /** Advances the commit index to what a majority holds (of this term); true when it moved. */

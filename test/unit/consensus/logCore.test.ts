@@ -258,18 +258,20 @@ describe("log core: leaders", () => {
     assert.deepEqual(r.committed.map((e) => e.index), [1, 2, 3]);
   });
 
-  it("tells every follower of a new commit at once, the one whose ack made it included, without waiting for the next block or heartbeat", () => {
+  it("tells followers of a new commit without waiting for the next block or heartbeat, and only when nothing in flight will carry it", () => {
     const a = establishedLeader(1);
-    // c is in step too (it has acked every probe), so both followers replicate.
+    // c is in step too (it has acked the probe), so both followers replicate.
     deliver(a, "c", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 0, rejectIndex: 0, hint: 0 });
     step(a, { kind: "propose", data: [bytes(1)] });
     const r = deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1, rejectIndex: 0, hint: 0 });
     assert.equal(a.commitIndex, 1);
-    const notices = r.messages.filter((m) => m.message.type === "append" && m.message.leaderCommit === 1).map((m) => m.to).sort();
-    assert.deepEqual(notices, ["b", "c"], "both followers learn commit index 1 now");
-    // No new commit, nothing new to send: no extra message.
-    const quiet = deliver(a, "c", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1, rejectIndex: 0, hint: 0 });
-    assert.equal(quiet.messages.length, 0);
+    const told = (x: Ready): string[] => x.messages.filter((m) => m.message.type === "append" && m.message.leaderCommit === 1).map((m) => m.to).sort();
+    assert.deepEqual(told(r), ["b"], "b, whose ack made the commit, learns it now; c still has entry 1 in flight");
+    const fromC = deliver(a, "c", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1, rejectIndex: 0, hint: 0 });
+    assert.deepEqual(told(fromC), ["c"], "c learns it with the answer to its ack");
+    // Everyone knows commit 1 and nothing is new: no more messages.
+    assert.equal(deliver(a, "c", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1, rejectIndex: 0, hint: 0 }).messages.length, 0);
+    assert.equal(deliver(a, "b", { type: "appendAck", term: 1, accepted: true, success: true, matchIndex: 1, rejectIndex: 0, hint: 0 }).messages.length, 0);
   });
 
   it("stops taking proposals when no majority acked within the election timeout (check-quorum)", () => {
