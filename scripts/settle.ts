@@ -154,7 +154,11 @@ async function main(): Promise<void> {
           info: (fields, message) => {
             if (message === "settlement chunk sent" && typeof fields["tx"] === "string") sent.set(Number(fields["chunk"]), fields["tx"]);
           },
-          warn: (fields, message) => say(`  ${message} (${JSON.stringify(fields)})`),
+          warn: (fields, message) => {
+            // A replacement (same nonce, higher price): its hash is the one that may land.
+            if (typeof fields["tx"] === "string") sent.set(Number(fields["chunk"]), fields["tx"]);
+            say(`  ${message} (${JSON.stringify(fields)})`);
+          },
         },
       });
       const giveUpAt = Date.now() + EPOCH_TIMEOUT_MS;
@@ -181,12 +185,13 @@ async function main(): Promise<void> {
           say(`  chunk ${k + 1}/${chunks} failed (${describe(error, bridgeInterface)}); trying again`);
           progressed = false;
         }
-        const tx = sent.get(k);
-        if (progressed && tx !== undefined) {
-          const receipt = await ethers.provider.getTransactionReceipt(tx);
-          if (receipt !== null && receipt.status === 1) say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx}, ${gas(receipt.gasUsed)} gas)`);
-        }
         if (!progressed) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // The chunks this script sent (a replacement's hash last), as they landed.
+      for (const [k, tx] of [...sent].sort((x, y) => x[0] - y[0])) {
+        const receipt = await ethers.provider.getTransactionReceipt(tx);
+        if (receipt !== null && receipt.status === 1) say(`  chunk ${k + 1}/${chunks} landed in block ${receipt.blockNumber} (tx ${tx}, ${gas(receipt.gasUsed)} gas)`);
+        else say(`  chunk ${k + 1}/${chunks}: our transaction ${tx} did not land (the cluster's did)`);
       }
       await report(epoch, chunks, sent.size);
     }

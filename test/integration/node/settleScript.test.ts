@@ -115,6 +115,7 @@ describe("scripts/settle.ts through npx hardhat run (Ganache + 3 node processes)
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /sealed epoch 1/);
     assert.match(r.stdout, /epoch 1 settled \(1 of 1 chunks sent by this script/);
+    assert.match(r.stdout, /chunk 1\/1 landed in block \d+ \(tx 0x[0-9a-f]{64}, [1-9][0-9,]* gas\)/);
     assert.match(r.stdout, /transfers\s+5\n/);
     assert.match(r.stdout, /deltas\s+5\n/);
     assert.match(r.stdout, /chunks\s+1\n/);
