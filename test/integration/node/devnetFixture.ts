@@ -3,7 +3,7 @@
  * Shared by the node integration tests: a devnet (Ganache with the bridge and 3 node processes)
  * in a temp dir, and small JSON-over-HTTP helpers that talk to the public API only.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
@@ -75,4 +75,22 @@ export async function pollUntil<T>(what: string, timeoutMs: number, check: () =>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Writes a devnet file (PROTOCOL.md §5) for `devnet` at `path`, as `npm start` does, for the scripts that read one. */
+export function writeDevnetFile(path: string, devnet: TestDevnet): void {
+  const { chain } = devnet;
+  writeFileSync(
+    path,
+    JSON.stringify({
+      chainId: chain.chainId,
+      rpcUrl: chain.ganache.url,
+      bridge: chain.bridgeAddress,
+      token: chain.tokenAddress,
+      feeRecipient: chain.feeRecipient,
+      adminToken: TEST_ADMIN_TOKEN,
+      nodes: devnet.cluster.nodes.map((n) => ({ address: n.address, rest: n.rest, pid: n.pid })),
+      accounts: chain.users.map((u) => ({ address: u.address, privateKey: u.privateKey })),
+    }),
+  );
 }

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +17,7 @@ import { connectAs } from "../../../src/chain/index.ts";
 import { DeltaClient, fastSignTransfer, type DomainInfo } from "../../../src/client/index.ts";
 import type { DevnetChain } from "../../../src/devnet/chain.ts";
 import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
-import { getJson, pollUntil, startTestDevnet, TEST_ADMIN_TOKEN, type TestDevnet } from "./devnetFixture.ts";
+import { getJson, pollUntil, startTestDevnet, TEST_ADMIN_TOKEN, writeDevnetFile, type TestDevnet } from "./devnetFixture.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const HARDHAT = join(ROOT, "node_modules/hardhat/dist/src/cli.js");
@@ -67,19 +67,7 @@ describe("scripts/settle.ts through npx hardhat run (Ganache + 3 node processes)
     domain = await client.domain();
     dir = mkdtempSync(join(tmpdir(), "delta-settle-script-"));
     const file = join(dir, "devnet.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        chainId: chain.chainId,
-        rpcUrl: chain.ganache.url,
-        bridge: chain.bridgeAddress,
-        token: chain.tokenAddress,
-        feeRecipient: chain.feeRecipient,
-        adminToken: TEST_ADMIN_TOKEN,
-        nodes: devnet.cluster.nodes.map((n) => ({ address: n.address, rest: n.rest, pid: n.pid })),
-        accounts: chain.users.map((u) => ({ address: u.address, privateKey: u.privateKey })),
-      }),
-    );
+    writeDevnetFile(file, devnet);
     env = { DELTA_RPC_URL: chain.ganache.url, DELTA_DEVNET_FILE: file };
   });
   after(async () => {

@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "node:test";
 import { Contract, getAddress, JsonRpcProvider, parseEther, Wallet, type InterfaceAbi } from "ethers";
 import { asDeltaBridge, asErc20, bridgeAbi, loadArtifact } from "../../../src/chain/index.ts";
+import { groupMembers, isRunning, pollUntil, procStat } from "./scriptFixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DEVNET_FILE = join(ROOT, ".devnet", "devnet.json");
@@ -61,38 +62,6 @@ async function takenPorts(): Promise<number[]> {
   return ports.filter((_, i) => !free[i]);
 }
 
-interface ProcStat {
-  readonly state: string;
-  readonly ppid: number;
-  readonly pgrp: number;
-}
-
-/** /proc/<pid>/stat's state, parent and process group; undefined once the process is gone. */
-function procStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses, so split after the last ')'.
-  const [state = "", ppid = "", pgrp = ""] = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { state, ppid: Number(ppid), pgrp: Number(pgrp) };
-}
-
-/** Running; an exited process not yet reaped (a zombie) runs nothing and holds no port, so counts as gone. */
-function isRunning(pid: number): boolean {
-  const stat = procStat(pid);
-  return stat !== undefined && stat.state !== "Z";
-}
-
-/** Every running process of process group `pgid`: whatever `npm start` started, however deep. */
-function groupMembers(pgid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .filter((pid) => procStat(pid)?.pgrp === pgid && isRunning(pid));
-}
 
 /** "pid: command line" per process, for failure messages. */
 function describeProcesses(pids: readonly number[]): string {
@@ -106,16 +75,6 @@ function describeProcesses(pids: readonly number[]): string {
   return pids.map((pid) => `${pid}: ${commandOf(pid)}`).join("\n");
 }
 
-/** Polls `check` every 100 ms until it returns a value; at the deadline fails with `what` and `context()`. */
-async function pollUntil<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, context: () => string = () => ""): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // `npm start`.

@@ -25,6 +25,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
+import { groupMembers, isRunning, pollUntil, procStat } from "./scriptFixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const PRELOAD = new URL("../../../src/devnet/exitWithParent.ts", import.meta.url).href;
@@ -39,41 +40,9 @@ const PAY_TIMEOUT_MS = 60_000;
 // ---------------------------------------------------------------------------------------------
 // Processes.
 
-/** /proc/<pid>/stat's state, parent, process group and start time; undefined once the process is gone. */
-function procStat(pid: number): { state: string; ppid: number; pgrp: number; startTime: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { state: f[0] ?? "", ppid: Number(f[1]), pgrp: Number(f[2]), startTime: f[19] ?? "" };
-}
 
-/** Running; a zombie runs nothing and holds no port, so counts as gone. */
-function isRunning(pid: number): boolean {
-  const stat = procStat(pid);
-  return stat !== undefined && stat.state !== "Z";
-}
 
-function groupMembers(pgid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .filter((pid) => procStat(pid)?.pgrp === pgid && isRunning(pid));
-}
 
-/** Polls `check` every 100 ms until it returns a value; at the deadline fails with `what` and `context()`. */
-async function pollUntil<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, context: () => string = () => ""): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** What `ps` knows of a process, read from /proc while it runs: what the operator would copy. */
 interface Launch {

@@ -17,7 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +26,7 @@ import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
 import { DeltaClient, fastSignTransfer } from "../../../src/client/index.ts";
 import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
-import { pollUntil, startTestDevnet, TEST_ADMIN_TOKEN, type TestDevnet } from "../node/devnetFixture.ts";
+import { pollUntil, startTestDevnet, writeDevnetFile, type TestDevnet } from "../node/devnetFixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** The issue's bound: from the report's last line to the process's 'exit'. */
@@ -153,18 +153,7 @@ describe("scripts/settle.ts started detached, stdin ignored, output piped (issue
     }
 
     const file = join(dir!, "devnet.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        chainId: chain.chainId,
-        rpcUrl: chain.ganache.url,
-        bridge: chain.bridgeAddress,
-        token: chain.tokenAddress,
-        adminToken: TEST_ADMIN_TOKEN,
-        nodes: devnet!.cluster.nodes.map((n) => ({ address: n.address, rest: n.rest, pid: n.pid })),
-        accounts: chain.users.map((u) => ({ address: u.address, privateKey: u.privateKey })),
-      }),
-    );
+    writeDevnetFile(file, devnet!);
     const env = childEnv({ DELTA_RPC_URL: chain.ganache.url, DELTA_DEVNET_FILE: file });
     let pgid = 0;
     const run = await runDetached("npx", ["--no-install", "hardhat", "run", "scripts/settle.ts", "--network", "ganache"], env, /\n {2}saving +.+\n/, EXIT_LIMIT_MS, (child) => {
