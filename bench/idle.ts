@@ -48,7 +48,7 @@ try {
   }
   const leader = (await clients[0]!.status()).leader;
   const rows: Record<string, unknown>[] = [];
-  for (const [i, rest] of rests.entries()) {
+  for (const i of rests.keys()) {
     const role = cluster.nodes[i]!.address === leader ? "leader" : "follower";
     log(`node ${i + 1} (${role}): ${WRITES} single transfers, one after the other...`);
     const times: number[] = [];

@@ -33,7 +33,7 @@ import type {
 } from "../api/index.ts";
 import { DepositWatcher } from "../chain/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
-import { DeltaError, isErrorCode, type ErrorCode } from "../errors.ts";
+import { DeltaError, type ErrorCode } from "../errors.ts";
 import { AppliedWaiters } from "./appliedWaiters.ts";
 import {
   createLedger,

@@ -10,7 +10,7 @@
  * as while they are still being gathered. An epoch's per-token counts come straight from the ledger
  * (getEpochTokenCounts), checksummed as the node answers them.
  */
-import { getAddress, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import {
   accountView,
   epochTokensView,
@@ -30,7 +30,6 @@ import type {
   NodeMetrics,
   NodeService,
   ProofView,
-  SettlementChunkView,
   SettlementView,
   StateView,
   StatusView,
@@ -40,27 +39,21 @@ import {
   applyEntry,
   buildSettlementChunks,
   createLedger,
-  getAccount,
   getEpochHeads,
   getEpochSummary,
-  getEpochTokenCounts,
   getMessage,
-  getMessageProof,
   stateHash,
   type LedgerMessage,
   type LedgerState,
-  type MessageResult,
 } from "../../../src/ledger/index.ts";
 import {
   type Address,
   type BridgeDomain,
-  checksumAddress,
   type Hash,
   hashSettlement,
   hashTransfer,
   hashWithdrawal,
   recoverSigner,
-  type Settlement,
   type SignedTransfer,
   type SignedWithdrawal,
   toDecimal,
