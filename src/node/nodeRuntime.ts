@@ -175,10 +175,7 @@ export class NodeRuntime implements NodeService {
     this.#router = new Router({
       self: self.id,
       answerBoundMs: config.answerBoundMs,
-      committed: (hash) => {
-        const view = committedViewOf(this.#ledger, hash);
-        return view === undefined || "error" in view ? undefined : view;
-      },
+      committed: (hash) => committedViewOf(this.#ledger, hash),
       onForwardVerdict: (ms) => this.#forwardSeconds.observe(ms / 1000),
     });
     // Process figures beside the node's own: GC pauses by kind and event-loop delay among them,

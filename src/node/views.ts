@@ -9,6 +9,7 @@
 import type {
   AccountView,
   BatchItemResult,
+  CommittedView,
   EpochTokensView,
   EpochView,
   ProofView,
@@ -39,7 +40,7 @@ export function resultView(r: MessageResult): BatchItemResult {
 }
 
 /** The committed view of `hash` if the ledger holds it committed (or settled); undefined otherwise. */
-export function committedViewOf(ledger: LedgerState, hash: string): BatchItemResult | undefined {
+export function committedViewOf(ledger: LedgerState, hash: string): CommittedView | undefined {
   const m = getMessage(ledger, hash);
   return m === undefined ? undefined : { hash: m.hash, status: "committed", index: m.index, epoch: m.epoch.toString() };
 }
