@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   "NO_LEADER",
   /** GET with ?minIndex= the node has not applied within 5 s (PROTOCOL.md §2): 503, retry. */
   "BEHIND",
+  /** The leader's mempool is full of messages paying at least this fee: 503, retry later or pay more. */
+  "MEMPOOL_FULL",
   /** A write taken in but not decided within the answer bound: 504, look it up by hash. */
   "OUTCOME_UNKNOWN",
   "INTERNAL",

@@ -50,6 +50,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   // 503: no leader reachable; the answer carries Retry-After.
   NO_LEADER: 503,
   BEHIND: 503,
+  MEMPOOL_FULL: 503,
   // 504: taken in, not decided in time; it may still commit (the answer carries its hash).
   OUTCOME_UNKNOWN: 504,
   // 500: the node's own failures; answered as INTERNAL without details.
@@ -120,7 +121,7 @@ function retryAfterOf(err: DeltaError): number {
 }
 
 /** 5xx codes that are answers to the client (retry, or look it up), not the node's own failures. */
-const PUBLIC_5XX: ReadonlySet<ErrorCode> = new Set(["NO_LEADER", "BEHIND", "OUTCOME_UNKNOWN"]);
+const PUBLIC_5XX: ReadonlySet<ErrorCode> = new Set(["NO_LEADER", "BEHIND", "MEMPOOL_FULL", "OUTCOME_UNKNOWN"]);
 
 /** The answer for a refusal code and message (batch items and service verdicts use this too). */
 export function answerForCode(code: ErrorCode, message: string): ErrorAnswer {
@@ -152,7 +153,7 @@ export function toErrorAnswer(err: unknown, limitBytes: number): ErrorAnswer {
     const hash = delta.details?.["hash"];
     return typeof hash === "string" ? { ...answer, body: { ...answer.body, hash } } : answer;
   }
-  if (delta.code === "NO_LEADER" || delta.code === "BEHIND") {
+  if (delta.code === "NO_LEADER" || delta.code === "BEHIND" || delta.code === "MEMPOOL_FULL") {
     // PROTOCOL.md §2: 503 means retry later; Retry-After says when (RFC 9110 §10.2.3, seconds).
     return { ...answer, headers: { "Retry-After": String(retryAfterOf(delta)) } };
   }

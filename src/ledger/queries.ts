@@ -90,6 +90,11 @@ export function getNextNonce(state: LedgerState, address: string): bigint {
   return state.accounts.get(toKey(address))?.nonce ?? 0n;
 }
 
+/** The account's available balance of `token` (0 when none); both any case, not checked (cheap: admission asks per message). */
+export function getAvailableBalance(state: LedgerState, account: string, token: string): bigint {
+  return state.accounts.get(toKey(account))?.holdings.get(toKey(token))?.balance ?? 0n;
+}
+
 /** An account's nonce and balances; an unknown account has nonce 0 and none. Throws INVALID_ADDRESS on a malformed address. */
 export function getAccount(state: LedgerState, address: string): AccountView {
   const key = toKey(address);

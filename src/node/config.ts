@@ -59,6 +59,17 @@ export const ConfigSchema = z.strictObject({
     .strictObject({ intervalMs: z.int().min(1).default(5), maxMessages: z.int().min(1).max(10_000).default(2_000) })
     .default({ intervalMs: 5, maxMessages: 2_000 }),
   /**
+   * The leader's mempool and admission (docs/node.md "Admission"): messages and bytes it holds at
+   * most (the lowest fees are pushed out first), how far past its next nonce one account may queue.
+   */
+  mempool: z
+    .strictObject({
+      maxMessages: z.int().min(1).max(10_000_000).default(200_000),
+      maxBytes: z.int().min(1_024).default(128 * 1024 * 1024),
+      maxNonceAhead: z.int().min(1).max(1_000_000).default(1_024),
+    })
+    .default({ maxMessages: 200_000, maxBytes: 128 * 1024 * 1024, maxNonceAhead: 1_024 }),
+  /**
    * The leader seals the open epoch once it is this old or holds this many messages (never an
    * empty one); 0 turns that trigger off. `POST /v1/admin/seal` seals at any time.
    */

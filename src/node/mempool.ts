@@ -21,6 +21,97 @@ import type { LedgerMessage } from "../ledger/index.ts";
 
 /** How long a message waits for the nonces before it (ms) by default. */
 export const DEFAULT_GAP_HOLD_MS = 1_000;
+/** Messages the mempool holds at most, by default (config mempool.maxMessages). */
+export const DEFAULT_MEMPOOL_MAX_MESSAGES = 200_000;
+/** Bytes the mempool holds at most, by default (config mempool.maxBytes; see `sizeOf`). */
+export const DEFAULT_MEMPOOL_MAX_BYTES = 128 * 1024 * 1024;
+/** How far past its next nonce an account may queue, by default (config mempool.maxNonceAhead). */
+export const DEFAULT_MAX_NONCE_AHEAD = 1_024;
+
+/**
+ * What a message costs the mempool, in bytes: its strings and numbers as they sit in memory, and
+ * a fixed part for the objects around them (measured with heap snapshots: about 700 bytes for a
+ * transfer with short decimals).
+ */
+export function sizeOf(m: LedgerMessage): number {
+  const digits = (v: bigint): number => (v < 1_000_000n ? 8 : 16 + Math.ceil(v.toString(16).length / 2));
+  const fixed = 480 + m.hash.length + m.token.length + digits(m.amount) + digits(m.nonce) + digits(m.deadline);
+  return m.kind === "transfer" ? fixed + m.from.length + m.to.length + digits(m.fee) : fixed + m.account.length;
+}
+
+/** What `admit` did with a message. */
+export type AdmitResult =
+  /** Taken in; `evicted` are the messages it pushed out (lowest fees first), now no longer held. */
+  | { readonly status: "added"; readonly evicted: readonly LedgerMessage[] }
+  /** A message with its hash is already waiting. */
+  | { readonly status: "duplicate" }
+  /** The mempool is full of messages with fees at least as high. */
+  | { readonly status: "full" }
+  /** Its nonce is more than maxNonceAhead past the account's next one. */
+  | { readonly status: "tooFarAhead"; readonly next: bigint };
+
+/** Limits of a mempool (config `mempool`). */
+export interface MempoolOptions {
+  readonly gapHoldMs?: number;
+  readonly maxMessages?: number;
+  readonly maxBytes?: number;
+  readonly maxNonceAhead?: number;
+}
+
+/** Min-heap entry of the eviction order: lowest fee first; among equal fees, the newest. */
+interface EvictItem {
+  readonly fee: bigint;
+  readonly seq: number;
+  readonly m: LedgerMessage;
+}
+
+/** `a` is evicted before `b`. */
+function evictsFirst(a: EvictItem, b: EvictItem): boolean {
+  return a.fee !== b.fee ? a.fee < b.fee : a.seq > b.seq;
+}
+
+/** A binary heap of EvictItems (the next to evict on top); stale items are skipped by the caller. */
+class EvictHeap {
+  items: EvictItem[] = [];
+
+  push(item: EvictItem): void {
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!evictsFirst(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  peek(): EvictItem | undefined {
+    return this.items[0];
+  }
+
+  pop(): void {
+    const items = this.items;
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      let first = i;
+      if (l < items.length && evictsFirst(items[l]!, items[first]!)) first = l;
+      if (l + 1 < items.length && evictsFirst(items[l + 1]!, items[first]!)) first = l + 1;
+      if (first === i) return;
+      [items[i], items[first]] = [items[first]!, items[i]!];
+      i = first;
+    }
+  }
+
+  /** Rebuilds the heap from `live` (drops the stale items). */
+  rebuild(live: EvictItem[]): void {
+    this.items = [];
+    for (const item of live) this.push(item);
+  }
+}
 /** Next-nonce hints older than this are dropped (blocks commit within seconds; the ledger then knows). */
 const HINT_TTL_MS = 60_000;
 
@@ -171,23 +262,142 @@ export class Mempool {
   /** Accounts with messages and no hold: the ones `take` looks at. */
   readonly #active = new Set<string>();
   readonly #gapHoldMs: number;
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #maxNonceAhead: bigint;
+  /** Eviction order over the waiting messages; items of messages gone since are stale. */
+  readonly #evict = new EvictHeap();
+  /** Sequence number of each waiting message, by hash (tells live heap items from stale ones). */
+  readonly #seqOf = new Map<string, number>();
+  #seq = 0;
+  #bytes = 0;
 
-  constructor(options: { readonly gapHoldMs?: number } = {}) {
+  constructor(options: MempoolOptions = {}) {
     this.#gapHoldMs = options.gapHoldMs ?? DEFAULT_GAP_HOLD_MS;
+    this.#maxMessages = options.maxMessages ?? DEFAULT_MEMPOOL_MAX_MESSAGES;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MEMPOOL_MAX_BYTES;
+    this.#maxNonceAhead = BigInt(options.maxNonceAhead ?? DEFAULT_MAX_NONCE_AHEAD);
   }
 
   get size(): number {
     return this.#hashes.size;
   }
 
+  /** Bytes the waiting messages cost (`sizeOf`). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   has(hash: string): boolean {
     return this.#hashes.has(hash);
   }
 
-  /** Adds `m` (arrived at `nowMs`); false when a message with its hash is already waiting. */
+  /** Adds `m` (arrived at `nowMs`) without the limits; false when a message with its hash is already waiting. */
   add(m: LedgerMessage, nowMs: number): boolean {
     if (this.#hashes.has(m.hash)) return false;
+    this.#insert(m, nowMs);
+    return true;
+  }
+
+  /**
+   * Takes `m` in within the limits: refused when its nonce is more than maxNonceAhead past the
+   * account's next one (the ledger's, or what this leader already put in blocks), or when the
+   * mempool is full and every waiting message pays at least its fee. Otherwise the lowest-fee
+   * messages make room, each with the later nonces of its account (they could not commit
+   * without it).
+   */
+  admit(m: LedgerMessage, nowMs: number, ledgerNonce: LedgerNonce): AdmitResult {
+    if (this.#hashes.has(m.hash)) return { status: "duplicate" };
+    const next = this.#expected(signerOf(m), ledgerNonce);
+    if (m.nonce - next >= this.#maxNonceAhead) return { status: "tooFarAhead", next };
+    const size = sizeOf(m);
+    const fee = feeOf(m);
+    const evicted: LedgerMessage[] = [];
+    while (this.#hashes.size + 1 > this.#maxMessages || this.#bytes + size > this.#maxBytes) {
+      const lowest = this.#lowest();
+      // Nothing cheaper to push out: the newcomer is the one that does not fit.
+      if (lowest === undefined || lowest.fee >= fee || signerOf(lowest.m) === signerOf(m)) {
+        // Put back what was pushed out for it: it did not get in after all.
+        for (const e of evicted) this.#insert(e, nowMs);
+        return { status: "full" };
+      }
+      for (const e of this.#removeFrom(lowest.m)) evicted.push(e);
+    }
+    this.#insert(m, nowMs);
+    return { status: "added", evicted };
+  }
+
+  /**
+   * Removes and returns the waiting messages whose deadline is before `nowSec`, except those
+   * whose nonce the ledger has used (they may be copies of a committed message; the ledger
+   * answers them NONCE_REUSED in a block, see blockProducer.ts dropExpired).
+   */
+  dropExpired(nowSec: bigint, ledgerNonce: LedgerNonce): LedgerMessage[] {
+    const out: LedgerMessage[] = [];
+    for (const [signer, queue] of this.#bySigner) {
+      if (!queue.some((w) => w.m.deadline < nowSec)) continue;
+      const next = ledgerNonce(signer);
+      const kept = queue.filter((w) => {
+        if (w.m.deadline >= nowSec || w.m.nonce < next) return true;
+        out.push(w.m);
+        return false;
+      });
+      if (kept.length === queue.length) continue;
+      if (kept.length === 0) {
+        this.#bySigner.delete(signer);
+        this.#active.delete(signer);
+      } else this.#bySigner.set(signer, kept);
+    }
+    for (const m of out) this.#forget(m);
+    return out;
+  }
+
+  /** The next message to evict (lowest fee, newest among equals), skipping stale heap items. */
+  #lowest(): EvictItem | undefined {
+    for (let top = this.#evict.peek(); top !== undefined; top = this.#evict.peek()) {
+      if (this.#seqOf.get(top.m.hash) === top.seq) return top;
+      this.#evict.pop();
+    }
+    return undefined;
+  }
+
+  /** Removes `m` and its account's later messages; returns them. */
+  #removeFrom(m: LedgerMessage): LedgerMessage[] {
+    const signer = signerOf(m);
+    const queue = this.#bySigner.get(signer);
+    if (queue === undefined) return [];
+    const at = queue.findIndex((w) => w.m.hash === m.hash);
+    if (at < 0) return [];
+    // Later nonces of the same account depend on it; equal nonces after it in arrival order too.
+    const removed = queue.splice(at).map((w) => w.m);
+    if (queue.length === 0) {
+      this.#bySigner.delete(signer);
+      this.#active.delete(signer);
+    }
+    for (const r of removed) this.#forget(r);
+    return removed;
+  }
+
+  /** Bookkeeping of a message that left the queues (taken, evicted or expired). */
+  #forget(m: LedgerMessage): void {
+    if (!this.#hashes.delete(m.hash)) return;
+    this.#seqOf.delete(m.hash);
+    this.#bytes -= sizeOf(m);
+  }
+
+  #insert(m: LedgerMessage, nowMs: number): void {
     this.#hashes.add(m.hash);
+    const seq = this.#seq++;
+    this.#seqOf.set(m.hash, seq);
+    this.#bytes += sizeOf(m);
+    this.#evict.push({ fee: feeOf(m), seq, m });
+    // Stale heap items (messages taken into blocks) are dropped once they outnumber the live ones.
+    if (this.#evict.items.length > 2 * this.#hashes.size + 1_024) {
+      const live: EvictItem[] = [];
+      for (const queue of this.#bySigner.values()) for (const w of queue) live.push({ fee: feeOf(w.m), seq: this.#seqOf.get(w.m.hash)!, m: w.m });
+      live.push({ fee: feeOf(m), seq, m });
+      this.#evict.rebuild(live);
+    }
     const key = signerOf(m);
     const w: Waiting = { m, atMs: nowMs };
     // New message, new chance: it may be the nonce the held head waits for.
@@ -196,12 +406,12 @@ export class Mempool {
     const queue = this.#bySigner.get(key);
     if (queue === undefined) {
       this.#bySigner.set(key, [w]);
-      return true;
+      return;
     }
     // Usually the next nonce: append. Otherwise after the last one not above it (binary search).
     if (queue[queue.length - 1]!.m.nonce <= m.nonce) {
       queue.push(w);
-      return true;
+      return;
     }
     let lo = 0;
     let hi = queue.length;
@@ -211,7 +421,6 @@ export class Mempool {
       else hi = mid;
     }
     queue.splice(lo, 0, w);
-    return true;
   }
 
   /**
@@ -247,7 +456,7 @@ export class Mempool {
       for (const { signer, queue, n, next, moved } of runs) {
         for (let i = 0; i < n; i++) {
           const w = queue[i]!;
-          this.#hashes.delete(w.m.hash);
+          this.#forget(w.m);
           out.push(w.m);
         }
         if (n === queue.length) {
@@ -275,6 +484,9 @@ export class Mempool {
     for (const queue of this.#bySigner.values()) for (const w of queue) out.push(w.m);
     this.#bySigner.clear();
     this.#hashes.clear();
+    this.#seqOf.clear();
+    this.#evict.rebuild([]);
+    this.#bytes = 0;
     this.#hints.clear();
     this.#heldUntil.clear();
     this.#holds.clear();
@@ -365,7 +577,7 @@ export class Mempool {
       this.#bySigner.delete(signer);
       this.#active.delete(signer);
     }
-    this.#hashes.delete(w.m.hash);
+    this.#forget(w.m);
     out.push(w.m);
     // Only the expected nonce moves the hint. One below it is a repeat; one above it was let go
     // after its hold and the ledger will refuse it as a gap: counting it would make the next

@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 import type {
   AccountView,
   BatchItemResult,
@@ -34,10 +34,12 @@ import type {
 import { DepositWatcher } from "../chain/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, type ErrorCode } from "../errors.ts";
+import { RefusalMemory, Reservations, signatureKey } from "./admission.ts";
 import { AppliedWaiters } from "./appliedWaiters.ts";
 import {
   createLedger,
   getEpochHeads,
+  getAvailableBalance,
   getEpochStatus,
   getMessage,
   getNextNonce,
@@ -92,6 +94,16 @@ function errorItem(code: ErrorCode, message: string): BatchItemResult {
 /** A follower gathers messages to forward for this long, then sends them as one forward. */
 const FORWARD_COALESCE_MS = 2;
 
+/** How often the leader sweeps its mempool for messages past their deadline. */
+const EXPIRY_SWEEP_MS = 1_000;
+/**
+ * A follower whose balance check refuses a message first waits this long at most to apply what
+ * the cluster has committed (a deposit or transfer it has not applied yet may pay for it).
+ */
+const ADMISSION_CATCH_UP_MS = 1_000;
+/** Batches are hashed this many messages at a time, the event loop free in between. */
+const HASH_SLICE = 256;
+
 /** How often the leader shares its deposit cursor through the log (when it moved). */
 const CURSOR_SHARE_MS = 5_000;
 
@@ -101,10 +113,17 @@ export class NodeRuntime implements NodeService {
   readonly #log: ConsensusLogger;
   readonly #domain: BridgeDomain;
   readonly #ledger: LedgerState;
-  readonly #mempool = new Mempool();
+  readonly #mempool: Mempool;
   /** The ledger's next nonce of an account, for the mempool's gap check. */
   readonly #ledgerNonce = (signer: string): bigint => getNextNonce(this.#ledger, signer);
+  /** Admission (admission.ts): each account's debits in flight here, per token. */
+  readonly #reservations = new Reservations();
+  /** The ledger's available balance, for admission. */
+  readonly #available = (account: string, token: string): bigint => getAvailableBalance(this.#ledger, account, token);
+  /** Signature refusals, so a replayed body costs a lookup, not a recovery. */
+  readonly #refusals = new RefusalMemory();
   #expiredSeen = 0;
+  #expirySweepAtMs = 0;
   readonly #self: Member;
   readonly #settler: Settler;
   #replicated!: ReplicatedLog;
@@ -145,6 +164,18 @@ export class NodeRuntime implements NodeService {
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.metricsRegistry],
   });
+  readonly #admissionRefusals = new Counter({
+    name: "delta_admission_refusals_total",
+    help: "Writes refused at once by admission control, before the log, by code and stage (remembered: a signature refusal given again from memory)",
+    labelNames: ["code", "stage"] as const,
+    registers: [this.metricsRegistry],
+  });
+  readonly #mempoolEvicted = new Counter({
+    name: "delta_mempool_evicted_total",
+    help: "Messages the leader's full mempool pushed out for higher fees, or dropped past their deadline",
+    labelNames: ["reason"] as const,
+    registers: [this.metricsRegistry],
+  });
   #applied = 0;
   #stopped = false;
   /** How long a write waits for its verdict before OUTCOME_UNKNOWN (config.answerBoundMs). */
@@ -164,6 +195,7 @@ export class NodeRuntime implements NodeService {
     this.#answerBoundMs = config.answerBoundMs;
     this.#domain = { name: "DeltaBridge", version: "1", chainId: BigInt(config.chain.chainId), verifyingContract: checksumAddress(config.chain.bridge) as Address };
     this.#ledger = createLedger({ feeRecipient: config.feeRecipient as Address });
+    this.#mempool = new Mempool(config.mempool);
     const identity = loadIdentity(config.identitySeed);
     const self = config.members.find((m) => m.id === identity.id);
     if (self === undefined) throw new DeltaError("INVALID_CONFIG", "identitySeed's public key is not among the members");
@@ -282,6 +314,8 @@ export class NodeRuntime implements NodeService {
       index,
       data,
     );
+    // The ledger's balances now include these messages: their reservations end with the apply.
+    for (const r of results) this.#reservations.release(r.hash);
     // After the entry is in the ledger: its clients, and answers parked for this index, go out.
     this.#router.applied(index, results);
     this.#appliedWaiters.advance(index);
@@ -298,7 +332,7 @@ export class NodeRuntime implements NodeService {
     for (const a of actions) {
       if (a.type === "mempool") {
         const now = Date.now();
-        for (const m of a.messages) this.#mempool.add(m, now);
+        for (const m of a.messages) this.#admitToMempool(m, now);
         if (this.#mempool.size >= this.#config.block.maxMessages) void this.#producer.cut();
       } else if (a.type === "forward") this.#replicated.sendApp(a.to, encodeForward(a.messages));
       else this.#replicated.sendApp(a.to, encodeVerdicts(a.verdicts));
@@ -307,6 +341,23 @@ export class NodeRuntime implements NodeService {
     const queued = this.#router.queuedForForward;
     if (queued >= FORWARD_MAX_ITEMS) this.#flushForwards();
     else if (queued > 0 && this.#forwardTimer === undefined) this.#forwardTimer = setTimeout(() => this.#flushForwards(), FORWARD_COALESCE_MS);
+  }
+
+  /** Leader: `m` into the mempool within its limits; what does not fit is answered at once. */
+  #admitToMempool(m: LedgerMessage, nowMs: number): void {
+    const r = this.#mempool.admit(m, nowMs, this.#ledgerNonce);
+    if (r.status === "added") {
+      for (const e of r.evicted) {
+        this.#mempoolEvicted.inc({ reason: "fee" });
+        this.#router.settle(e.hash, errorItem("MEMPOOL_FULL", "the leader's mempool is full and this message was pushed out by higher fees; send it again later, or with a higher fee"));
+      }
+    } else if (r.status === "full") {
+      this.#admissionRefusals.inc({ code: "MEMPOOL_FULL", stage: "mempool" });
+      this.#router.settle(m.hash, errorItem("MEMPOOL_FULL", "the leader's mempool is full of messages paying at least this fee; send it again later, or with a higher fee"));
+    } else if (r.status === "tooFarAhead") {
+      this.#admissionRefusals.inc({ code: "NONCE_GAP", stage: "mempool" });
+      this.#router.settle(m.hash, errorItem("NONCE_GAP", `nonce ${m.nonce} is too far ahead: the account's next nonce is ${r.next}, and at most ${this.#config.mempool.maxNonceAhead} may wait`));
+    }
   }
 
   #flushForwards(): void {
@@ -325,9 +376,21 @@ export class NodeRuntime implements NodeService {
       this.#log.warn({ expired: expired - this.#expiredSeen }, "pending messages not decided within the bound");
       this.#expiredSeen = expired;
     }
+    this.#dropExpired(now);
     void this.#producer.cut();
     this.#maybeSeal(now);
     this.#maybeShareCursor(now);
+  }
+
+  /** Leader, once a second: messages waiting past their deadline leave the mempool, answered. */
+  #dropExpired(nowMs: number): void {
+    if (nowMs - this.#expirySweepAtMs < EXPIRY_SWEEP_MS || this.#mempool.size === 0) return;
+    this.#expirySweepAtMs = nowMs;
+    const nowSec = BigInt(Math.floor(nowMs / 1000));
+    for (const m of this.#mempool.dropExpired(nowSec, this.#ledgerNonce)) {
+      this.#mempoolEvicted.inc({ reason: "deadline" });
+      this.#router.settle(m.hash, errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} passed (${nowSec}) while the message waited in the leader's mempool`));
+    }
   }
 
   /** Leader: appends its deposit cursor to the log every CURSOR_SHARE_MS while it moves. */
@@ -423,9 +486,16 @@ export class NodeRuntime implements NodeService {
     const answers: (BatchItemResult | Promise<BatchItemResult>)[] = [];
     const taken: LedgerMessage[] = [];
     const at: number[] = [];
+    const fresh = new Set<string>();
     messages.forEach((m, k) => {
       // A copy already pending here joins it unchecked: the first copy may already be in a block.
-      const refusal = checkEarly && this.#router.pending.get(m.hash) === undefined ? this.#refusedEarly(m, now) : undefined;
+      const isNew = this.#router.pending.get(m.hash) === undefined;
+      let refusal = checkEarly && isNew ? this.#refusedEarly(m, now) : undefined;
+      // Admission: the account's balance here less what it has in flight here must pay for it.
+      if (refusal === undefined && isNew && !this.#reservations.has(m.hash)) {
+        if (this.#reservations.reserve(m, this.#available)) fresh.add(m.hash);
+        else refusal = this.#insufficient(m, checkEarly ? "intake" : "forward");
+      }
       if (refusal !== undefined) answers[k] = refusal;
       else {
         taken.push(m);
@@ -434,7 +504,15 @@ export class NodeRuntime implements NodeService {
     });
     if (taken.length > 0) {
       const { answers: routed, actions } = this.#router.accept(taken, now, this.#leaderView());
-      routed.forEach((a, j) => (answers[at[j]!] = a));
+      routed.forEach((a, j) => {
+        const m = taken[j]!;
+        // The reservation ends with the answer, if the apply has not ended it before.
+        if (fresh.has(m.hash)) {
+          const release = (): void => this.#reservations.release(m.hash);
+          a.then(release, release);
+        }
+        answers[at[j]!] = a;
+      });
       this.#run(actions);
     }
     return answers;
@@ -462,6 +540,101 @@ export class NodeRuntime implements NodeService {
     const nowSec = BigInt(Math.floor(nowMs / 1000));
     if (m.deadline + EARLY_DEADLINE_MARGIN_SEC < nowSec) return errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before now (${nowSec})`);
     return undefined;
+  }
+
+  /** INSUFFICIENT_BALANCE for `m`, counted by stage, with what the account can still spend here. */
+  #insufficient(m: LedgerMessage, stage: string): BatchItemResult {
+    this.#admissionRefusals.inc({ code: "INSUFFICIENT_BALANCE", stage });
+    const headroom = this.#reservations.headroom(m, this.#available);
+    const need = m.kind === "transfer" ? `amount + fee is ${m.amount + m.fee}` : `amount is ${m.amount}`;
+    return errorItem("INSUFFICIENT_BALANCE", `${need} but the available balance less the account's messages in flight is ${headroom < 0n ? 0n : headroom}`);
+  }
+
+  /**
+   * The checks that cost no signature recovery, in order: a signature refused before (remembered),
+   * a message that can never commit (#refusedEarly), a nonce too far ahead, a balance that cannot
+   * pay it with what the account has in flight here. Undefined when it passes them all. Whether a
+   * message passes says nothing about who signed it, so nothing is reserved here (a forged
+   * message must not hold its account's balance): #accept reserves after the signature check.
+   */
+  #precheck(m: LedgerMessage, signature: string, nowMs: number): { readonly result: BatchItemResult; readonly balance: boolean } | undefined {
+    const remembered = this.#refusals.get(signatureKey(m.hash, signature), nowMs);
+    if (remembered !== undefined) {
+      this.#admissionRefusals.inc({ code: remembered.code, stage: "remembered" });
+      return { result: errorItem(remembered.code as ErrorCode, remembered.message), balance: false };
+    }
+    if (this.#router.pending.get(m.hash) !== undefined) return undefined; // joins the copy pending here
+    const early = this.#refusedEarly(m, nowMs);
+    if (early !== undefined) return { result: early, balance: false };
+    const next = this.#ledgerNonce(signerOf(m));
+    const maxAhead = BigInt(this.#config.mempool.maxNonceAhead);
+    if (m.nonce - next >= maxAhead) {
+      this.#admissionRefusals.inc({ code: "NONCE_GAP", stage: "intake" });
+      return { result: errorItem("NONCE_GAP", `nonce ${m.nonce} is too far ahead: the account's next nonce is ${next}, and at most ${maxAhead} may wait`), balance: false };
+    }
+    if (!this.#reservations.fits(m, this.#available)) return { result: this.#insufficient(m, "intake"), balance: true };
+    return undefined;
+  }
+
+  /**
+   * Admission, then signatures, then into the node's keeping: the verdict on each message, in
+   * order. Cheap refusals come first, so a flood of messages nobody can pay for costs a hash and a
+   * few map lookups each, never a signature recovery or log space. A balance refusal is given
+   * only against a ledger that has applied everything this node knew committed when the request
+   * came (a follower a moment behind first catches up, up to ADMISSION_CATCH_UP_MS): a deposit or
+   * transfer the client saw acknowledged elsewhere then counts.
+   */
+  async #submit(items: readonly { readonly m: LedgerMessage; readonly signature: `0x${string}`; readonly signer: string }[]): Promise<BatchItemResult[]> {
+    const commitIndex = this.#replicated.status().commitIndex;
+    const results: (BatchItemResult | Promise<BatchItemResult>)[] = new Array(items.length);
+    let toVerify: number[] = [];
+    const short: number[] = [];
+    let now = Date.now();
+    items.forEach((item, k) => {
+      const refused = this.#precheck(item.m, item.signature, now);
+      if (refused === undefined) toVerify.push(k);
+      else {
+        results[k] = refused.result;
+        if (refused.balance) short.push(k);
+      }
+    });
+    if (short.length > 0 && this.#applied < commitIndex && (await this.waitForApplied(commitIndex, ADMISSION_CATCH_UP_MS))) {
+      now = Date.now();
+      for (const k of short) {
+        const refused = this.#precheck(items[k]!.m, items[k]!.signature, now);
+        if (refused === undefined) toVerify.push(k);
+        else results[k] = refused.result;
+      }
+      toVerify = toVerify.sort((a, b) => a - b); // the order of the batch, for its nonces
+    }
+    if (toVerify.length > 0) {
+      const ok = await this.#verify(toVerify.map((k) => ({ hash: items[k]!.m.hash, signature: items[k]!.signature, signer: items[k]!.signer })));
+      const valid: number[] = [];
+      now = Date.now();
+      toVerify.forEach((k, j) => {
+        if (ok[j]) return void valid.push(k);
+        const item = items[k]!;
+        const message = item.m.kind === "transfer" ? "the signature is not the sender's" : "the signature is not the account's";
+        this.#refusals.remember(signatureKey(item.m.hash, item.signature), { code: "INVALID_SIGNATURE", message }, now);
+        results[k] = errorItem("INVALID_SIGNATURE", message);
+      });
+      if (valid.length > 0) {
+        const answers = this.#accept(valid.map((k) => items[k]!.m));
+        valid.forEach((k, j) => (results[k] = answers[j]!));
+      }
+    }
+    return Promise.all(results);
+  }
+
+  /** EIP-712 digests of `transfers`, HASH_SLICE at a time with the event loop free in between. */
+  async #hashTransfers(transfers: readonly SignedTransfer[]): Promise<Hash[]> {
+    const hashes: Hash[] = new Array(transfers.length);
+    for (let i = 0; i < transfers.length; i += HASH_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      const end = Math.min(transfers.length, i + HASH_SLICE);
+      for (let k = i; k < end; k++) hashes[k] = hashTransfer(this.#domain, transfers[k]!);
+    }
+    return hashes;
   }
 
   /** Refuses a write at once when this node has known no leader for NO_LEADER_FAIL_FAST_MS. */
@@ -535,16 +708,10 @@ export class NodeRuntime implements NodeService {
   async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
     if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
     this.#checkLeaderKnown();
-    const hashes = transfers.map((t) => hashTransfer(this.#domain, t));
-    const ok = await this.#verify(transfers.map((t, k) => ({ hash: hashes[k]!, signature: t.signature, signer: t.from })));
-    const results: (BatchItemResult | Promise<BatchItemResult>)[] = transfers.map(() => errorItem("INVALID_SIGNATURE", "the signature is not the sender's"));
-    const valid: number[] = [];
-    for (let k = 0; k < transfers.length; k++) if (ok[k]) valid.push(k);
-    if (valid.length > 0) {
-      const answers = this.#accept(valid.map((k) => ({ kind: "transfer", hash: hashes[k]!, ...this.#messageFields(transfers[k]!) })));
-      valid.forEach((k, j) => (results[k] = answers[j]!));
-    }
-    return Promise.all(results);
+    const hashes = await this.#hashTransfers(transfers);
+    return this.#submit(
+      transfers.map((t, k) => ({ m: { kind: "transfer", hash: hashes[k]!, ...this.#messageFields(t) }, signature: t.signature, signer: t.from })),
+    );
   }
 
   #messageFields(t: SignedTransfer): Omit<Extract<LedgerMessage, { kind: "transfer" }>, "kind" | "hash"> {
@@ -555,11 +722,10 @@ export class NodeRuntime implements NodeService {
     if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
     this.#checkLeaderKnown();
     const hash = hashWithdrawal(this.#domain, w);
-    const [ok] = await this.#verify([{ hash, signature: w.signature, signer: w.account }]);
-    if (ok !== true) return errorItem("INVALID_SIGNATURE", "the signature is not the account's");
     const message: LedgerMessage = { kind: "withdrawal", hash, account: w.account, token: w.token, amount: w.amount, nonce: w.nonce, deadline: w.deadline };
-    const [answer] = this.#accept([message]);
-    return await answer!;
+    const [answer] = await this.#submit([{ m: message, signature: w.signature, signer: w.account }]);
+    if (answer === undefined) throw new DeltaError("INTERNAL", "admission gave no verdict for a withdrawal");
+    return answer;
   }
 
   async seal(): Promise<{ readonly epoch: string | null }> {

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+/**
+ * Admission control (PROTOCOL.md §2 "Admission"): what a node refuses at once, before a message
+ * costs a signature check, a forward or log space. Pure data structures: the ledger's balances
+ * and the clock come in as arguments.
+ *
+ * - `Reservations`: what each account has in flight at this node, per token. A message is taken
+ *   in only when the account's available balance (the ledger's, as applied here) less what it
+ *   already has in flight covers its `amount + fee`. A reservation ends when this node's ledger
+ *   applies the message (its balance then says the same) or when its clients are answered
+ *   otherwise (refused, expired, shutdown), whichever comes first.
+ * - `RefusalMemory`: refusals that no later block can change, kept for a while, so a replayed
+ *   body costs a hash lookup instead of a signature recovery (docs/node.md "Admission").
+ *
+ * Admission may only ever be stricter than the ledger, never looser: the ledger decides what
+ * commits. A message refused here because its account's earlier messages were in flight can be
+ * sent again once those are decided.
+ */
+import type { LedgerMessage } from "../ledger/index.ts";
+
+/** The account whose balance pays for `m`, lowercase. */
+function payerOf(m: LedgerMessage): string {
+  return (m.kind === "transfer" ? m.from : m.account).toLowerCase();
+}
+
+/** What `m` takes from its payer's balance: amount + fee (a withdrawal has no fee). */
+export function debitOf(m: LedgerMessage): bigint {
+  return m.kind === "transfer" ? m.amount + m.fee : m.amount;
+}
+
+/** The ledger's available balance of `token` for `account` (both lowercase), 0 when none. */
+export type AvailableBalance = (account: string, token: string) => bigint;
+
+interface Reservation {
+  readonly key: string;
+  readonly debit: bigint;
+}
+
+/** Debits in flight per (account, token), by message hash. */
+export class Reservations {
+  readonly #byHash = new Map<string, Reservation>();
+  readonly #byKey = new Map<string, bigint>();
+
+  /** Messages holding a reservation. */
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  has(hash: string): boolean {
+    return this.#byHash.has(hash);
+  }
+
+  /** What `account` (lowercase) has in flight of `token` (lowercase). */
+  inFlight(account: string, token: string): bigint {
+    return this.#byKey.get(keyOf(account, token)) ?? 0n;
+  }
+
+  /**
+   * How much `m`'s payer could still spend of its token here: the ledger's balance less what is
+   * in flight (negative when the ledger's balance fell below what was reserved, e.g. after a
+   * message reserved elsewhere committed first).
+   */
+  headroom(m: LedgerMessage, available: AvailableBalance): bigint {
+    const payer = payerOf(m);
+    const token = m.token.toLowerCase();
+    return available(payer, token) - this.inFlight(payer, token);
+  }
+
+  /** True when `m` fits its payer's headroom (a message already reserved always fits). */
+  fits(m: LedgerMessage, available: AvailableBalance): boolean {
+    return this.#byHash.has(m.hash) || debitOf(m) <= this.headroom(m, available);
+  }
+
+  /**
+   * Reserves `m`'s debit when it fits; false (nothing changed) when it does not. Reserving a
+   * message that holds a reservation already is a no-op that answers true.
+   */
+  reserve(m: LedgerMessage, available: AvailableBalance): boolean {
+    if (this.#byHash.has(m.hash)) return true;
+    const debit = debitOf(m);
+    if (debit > this.headroom(m, available)) return false;
+    const key = keyOf(payerOf(m), m.token.toLowerCase());
+    this.#byHash.set(m.hash, { key, debit });
+    this.#byKey.set(key, (this.#byKey.get(key) ?? 0n) + debit);
+    return true;
+  }
+
+  /** Ends `hash`'s reservation, if it holds one (idempotent). */
+  release(hash: string): void {
+    const r = this.#byHash.get(hash);
+    if (r === undefined) return;
+    this.#byHash.delete(hash);
+    const left = (this.#byKey.get(r.key) ?? 0n) - r.debit;
+    if (left > 0n) this.#byKey.set(r.key, left);
+    else this.#byKey.delete(r.key);
+  }
+
+  clear(): void {
+    this.#byHash.clear();
+    this.#byKey.clear();
+  }
+}
+
+function keyOf(account: string, token: string): string {
+  return `${account}:${token}`;
+}
+
+/** A refusal to give again: its code and message. */
+export interface RememberedRefusal {
+  readonly code: string;
+  readonly message: string;
+}
+
+interface MemoryEntry extends RememberedRefusal {
+  readonly untilMs: number;
+}
+
+export interface RefusalMemoryOptions {
+  /** Entries kept at most; the oldest go first. */
+  readonly maxEntries?: number;
+  /** How long one is kept, ms. */
+  readonly ttlMs?: number;
+}
+
+/** Refusals kept by default (about 200 bytes each: 40 MB at most). */
+export const DEFAULT_REFUSAL_MEMORY_ENTRIES = 200_000;
+/** How long a refusal is kept by default, ms. */
+export const DEFAULT_REFUSAL_MEMORY_TTL_MS = 60_000;
+
+/**
+ * Refusals by key, kept up to `ttlMs` and at most `maxEntries` (oldest dropped first: a Map keeps
+ * insertion order, so both the expiry and the cap drop from its front).
+ *
+ * The key must make the refusal true for every request that maps to it: a refusal the message's
+ * fields decide (a used nonce, a committed hash, a passed deadline) is keyed by its hash; a bad
+ * signature by hash and signature, since anyone can send a message's fields with a wrong
+ * signature, and the right one must not be refused for it.
+ */
+export class RefusalMemory {
+  readonly #entries = new Map<string, MemoryEntry>();
+  readonly #maxEntries: number;
+  readonly #ttlMs: number;
+
+  constructor(options: RefusalMemoryOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? DEFAULT_REFUSAL_MEMORY_ENTRIES;
+    this.#ttlMs = options.ttlMs ?? DEFAULT_REFUSAL_MEMORY_TTL_MS;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The refusal kept for `key`, unless it is older than the ttl. */
+  get(key: string, nowMs: number): RememberedRefusal | undefined {
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    if (e.untilMs <= nowMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  remember(key: string, refusal: RememberedRefusal, nowMs: number): void {
+    if (this.#maxEntries <= 0) return;
+    this.#entries.delete(key); // re-inserted at the back: it is the newest now
+    this.#entries.set(key, { code: refusal.code, message: refusal.message, untilMs: nowMs + this.#ttlMs });
+    this.#prune(nowMs);
+  }
+
+  /** Drops what expired, and the oldest beyond the cap. */
+  #prune(nowMs: number): void {
+    for (const [key, e] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries && e.untilMs > nowMs) return;
+      this.#entries.delete(key);
+    }
+  }
+}
+
+/** The key of a signature refusal: the message and the signature that failed. */
+export function signatureKey(hash: string, signature: string): string {
+  return `${hash}:${signature.toLowerCase()}`;
+}
