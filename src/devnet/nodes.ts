@@ -90,6 +90,10 @@ export interface DevnetNodesOptions {
    * with the signal's reason, so a caller that gives up mid-start leaves no process behind.
    */
   readonly signal?: AbortSignal;
+  /** Blocks (node config `block`; default: every 5 ms, at most 2,000 messages). */
+  readonly block?: { readonly intervalMs?: number; readonly maxMessages?: number };
+  /** The leader's mempool limits (node config `mempool`; default: the config's). */
+  readonly mempool?: { readonly maxMessages?: number; readonly maxBytes?: number; readonly maxNonceAhead?: number };
   /** Epoch sealing (node config `epoch`; default: every 30 s or 10,000 messages). */
   readonly epoch?: { readonly intervalMs?: number; readonly maxMessages?: number };
   /** Settlement (node config `settlement`; default: the leader submits, chunks of up to 1,000 items). */
@@ -189,7 +193,8 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
       adminToken: options.adminToken,
       feeRecipient: options.feeRecipient,
       chain: { rpcUrl: options.rpcUrl, chainId: options.chainId, bridge: options.bridge, confirmations: 1, pollMs: 200, fromBlock: 0 },
-      block: { intervalMs: 5, maxMessages: 2_000 },
+      block: { intervalMs: 5, maxMessages: 2_000, ...options.block },
+      ...(options.mempool === undefined ? {} : { mempool: options.mempool }),
       epoch: { intervalMs: 30_000, maxMessages: 10_000, ...options.epoch },
       settlement: { pollMs: 250, ...options.settlement },
     };
