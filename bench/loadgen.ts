@@ -30,6 +30,19 @@ interface SinglePlan {
   readonly accounts: readonly unknown[][];
 }
 
+interface SpamPlan {
+  readonly mode: "spam";
+  readonly durationMs: number;
+  /** Items per second to post (batches of `bodies[i]`'s size, evenly spaced). */
+  readonly itemsPerSec: number;
+  readonly itemsPerBody: number;
+  readonly nodes: readonly string[];
+  /** Pre-serialised POST /v1/transfers/batch bodies, posted round-robin to the nodes and cycled. */
+  readonly bodies: readonly string[];
+  /** Requests in flight at most; a send due while at the cap is skipped (and counted). */
+  readonly maxInFlight: number;
+}
+
 /**
  * Keep-alive connections through node:http: on this 2-core machine the load generator shares the
  * CPU with the three nodes, and fetch (undici) cost it about twice the CPU per request.
@@ -37,7 +50,10 @@ interface SinglePlan {
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const payload = Buffer.from(JSON.stringify(body), "utf8");
+  return postRaw(url, Buffer.from(JSON.stringify(body), "utf8"));
+}
+
+function postRaw(url: string, payload: Buffer): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": payload.length } }, (res) => {
       const chunks: Buffer[] = [];
@@ -133,7 +149,56 @@ async function runSingle(plan: SinglePlan) {
   return { mode: "single", answered: latencies.length, codes, seconds, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxMs: latencies.at(-1) ?? NaN, timeline: timeline.filter(Boolean) };
 }
 
-const plan = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8")) as BatchPlan | SinglePlan; // written by bench/e2e.ts
-const result = plan.mode === "batch" ? await runBatch(plan) : await runSingle(plan);
+/**
+ * Posts pre-serialised batches at a fixed item rate, without waiting for answers (up to
+ * maxInFlight at once), and counts the items' answers by code: the abuse benchmark's flood.
+ */
+async function runSpam(plan: SpamPlan) {
+  const payloads = plan.bodies.map((b) => Buffer.from(b, "utf8"));
+  const codes: Record<string, number> = {};
+  let sent = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  let failed = 0;
+  const pending = new Set<Promise<void>>();
+  const started = performance.now();
+  const gapMs = (1000 * plan.itemsPerBody) / plan.itemsPerSec;
+  for (let k = 0; ; k++) {
+    const due = started + k * gapMs;
+    if (due - started >= plan.durationMs) break;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (inFlight >= plan.maxInFlight) {
+      skipped++;
+      continue;
+    }
+    inFlight++;
+    sent++;
+    const p = postRaw(`${plan.nodes[k % plan.nodes.length]}/v1/transfers/batch`, payloads[k % payloads.length]!)
+      .then((r) => {
+        const results = (r.json["results"] as { status?: string; error?: { code: string } }[] | undefined) ?? [];
+        if (r.status !== 200) {
+          const code = String((r.json["error"] as { code?: string } | undefined)?.code ?? r.status);
+          codes[code] = (codes[code] ?? 0) + plan.itemsPerBody;
+        }
+        for (const item of results) {
+          const code = item.status ?? item.error?.code ?? "UNKNOWN";
+          codes[code] = (codes[code] ?? 0) + 1;
+        }
+      })
+      .catch(() => void failed++)
+      .finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+    pending.add(p);
+  }
+  const sendingSeconds = (performance.now() - started) / 1000;
+  await Promise.all(pending);
+  return { mode: "spam", bodiesSent: sent, bodiesSkipped: skipped, bodiesFailed: failed, itemsSent: sent * plan.itemsPerBody, sendingSeconds, itemsPerSec: (sent * plan.itemsPerBody) / sendingSeconds, codes };
+}
+
+const plan = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8")) as BatchPlan | SinglePlan | SpamPlan; // written by bench/e2e.ts or bench/abuse.ts
+const result = plan.mode === "batch" ? await runBatch(plan) : plan.mode === "single" ? await runSingle(plan) : await runSpam(plan);
 process.stdout.write(JSON.stringify(result) + "\n");
 agent.destroy();

@@ -53,9 +53,9 @@ const ERROR_STATUSES = {
   409: "Nonce conflict, duplicate or wrong state: NONCE_REUSED, NONCE_GAP, DUPLICATE, EPOCH_OPEN (epoch not sealed yet), WRONG_STATE (settlement signatures still being gathered; retry shortly)",
   413: "Body over the limit: PAYLOAD_TOO_LARGE",
   415: "Not JSON: UNSUPPORTED_MEDIA_TYPE",
-  422: "Not payable now: INSUFFICIENT_BALANCE, DEADLINE_EXPIRED",
+  422: "Not payable now: INSUFFICIENT_BALANCE, DEADLINE_EXPIRED, TOKEN_NOT_ACCEPTED (a transfer of a token GET /v1/fees does not list), FEE_TOO_LOW (a fee below minFee, plus newAccountFee for a recipient new to the token)",
   500: "The node failed: INTERNAL (no details; the node logged them)",
-  503: "No leader reachable, nothing applied: NO_LEADER; or (a GET with ?minIndex=) the node has not applied that index within 5 s: BEHIND. Retry after Retry-After seconds",
+  503: "No leader reachable, nothing applied: NO_LEADER; or (a GET with ?minIndex=) the node has not applied that index within 5 s: BEHIND; or (a write) the leader's mempool is full of higher fees: MEMPOOL_FULL. Retry after Retry-After seconds",
   504: "Taken in, not decided within 30 s: OUTCOME_UNKNOWN, with the write's `hash`; it may still commit until its deadline, look it up by hash",
 } as const;
 
