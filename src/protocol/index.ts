@@ -163,6 +163,12 @@ export { tryParseWithdrawalRequest } from "./schemas.ts";
 export { parseTransferBatchRequest } from "./schemas.ts";
 /** Parses a batch body; never throws (envelope refusal or per-item results). */
 export { tryParseTransferBatchRequest } from "./schemas.ts";
+/** A batch's envelope alone: its items unparsed, for a caller that parses them in slices; never throws. */
+export { tryParseTransferBatchEnvelope } from "./schemas.ts";
+/** One batch item (issue paths prefixed transfers[i]); never throws. */
+export { tryParseTransferBatchItem } from "./schemas.ts";
+/** Issues kept per refused body or batch item (the message counts the rest). */
+export { MAX_ISSUES } from "./schemas.ts";
 /** Parses the admin seal body ({} or absent); throws DeltaError UNKNOWN_FIELD or INVALID_BODY. */
 export { parseAdminSealRequest } from "./schemas.ts";
 /** Parses the admin seal body into a ParseResult; never throws. */

@@ -275,8 +275,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function toProtocolIssues(issues: readonly z.core.$ZodIssue[], input: unknown, kind: BodyKind, prefix: string): ProtocolIssue[] {
-  const out: ProtocolIssue[] = [];
+function toProtocolIssues(issues: readonly z.core.$ZodIssue[], input: unknown, kind: BodyKind, prefix: string, out: ProtocolIssue[] = []): ProtocolIssue[] {
   const at = (path: readonly PropertyKey[]): string => {
     const local = formatPath(path);
     if (prefix === "") return local;
@@ -291,7 +290,8 @@ function toProtocolIssues(issues: readonly z.core.$ZodIssue[], input: unknown, k
         break;
       }
       case "unrecognized_keys":
-        for (const key of issue.keys) {
+        // run() takes unknown fields out before zod sees the body; this stays for nested objects.
+        for (const key of issue.keys.slice(0, MAX_ISSUES)) {
           out.push({
             code: "UNKNOWN_FIELD",
             path: at([...issue.path, key]),
@@ -325,23 +325,60 @@ function toProtocolIssues(issues: readonly z.core.$ZodIssue[], input: unknown, k
   return out.sort((a, b) => (PRIORITY[a.code] ?? LAST) - (PRIORITY[b.code] ?? LAST));
 }
 
-/** Messages of up to this many issues go into the error message; all of them are in details. */
-const MESSAGE_ISSUES = 5;
+/**
+ * Issues kept for one body (or one batch item): the first few explain it, in priority order, and
+ * the message counts the rest. Collecting them all let one 8 MiB body with a million unknown
+ * fields build a million issue objects (and a message as long) on the event loop.
+ */
+export const MAX_ISSUES = 5;
 
-function refusal(issues: readonly ProtocolIssue[]): DeltaError {
-  const [first, ...rest] = issues;
+/** `issues` sorted by priority; `total` counts the issues found, kept or not. */
+function refusal(issues: readonly ProtocolIssue[], total: number): DeltaError {
+  const kept = issues.slice(0, MAX_ISSUES);
+  const [first, ...rest] = kept;
   if (first === undefined) return new DeltaError("INVALID_BODY", "the request was refused");
   let message = first.message;
-  const shown = rest.slice(0, MESSAGE_ISSUES - 1);
-  if (shown.length > 0) message += `; also: ${shown.map((i) => i.message).join("; ")}`;
-  if (rest.length > shown.length) message += `; and ${rest.length - shown.length} more`;
-  return new DeltaError(first.code, message, { details: { issues } });
+  if (rest.length > 0) message += `; also: ${rest.map((i) => i.message).join("; ")}`;
+  if (total > kept.length) message += `; and ${total - kept.length} more`;
+  return new DeltaError(first.code, message, { details: { issues: kept } });
+}
+
+/**
+ * A body object without its unknown fields, and the first MAX_ISSUES of those as UNKNOWN_FIELD
+ * issues: zod's strict objects list every unknown key, which is what made a wide body expensive.
+ * One pass over the keys; nothing per key beyond the first few. Undefined when `json` is not an object.
+ */
+function withoutUnknownFields(json: unknown, kind: BodyKind, at: (key: string) => string): { readonly known: Record<string, unknown>; readonly issues: ProtocolIssue[]; readonly unknown: number } | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  // A JSON object: plain own properties, read by name.
+  const body = json as Record<string, unknown>;
+  const known: Record<string, unknown> = {};
+  const issues: ProtocolIssue[] = [];
+  let unknown = 0;
+  for (const key in body) {
+    if (!Object.hasOwn(body, key)) continue;
+    if (kind.fields.includes(key)) {
+      known[key] = body[key];
+      continue;
+    }
+    unknown++;
+    if (issues.length < MAX_ISSUES) {
+      issues.push({ code: "UNKNOWN_FIELD", path: at(key), message: `unknown field "${key.slice(0, 100)}"; ${kind.what} has exactly these fields: ${kind.fields.join(", ")}` });
+    }
+  }
+  return { known, issues, unknown };
 }
 
 function run<S extends z.ZodType>(schema: S, json: unknown, kind: BodyKind, prefix = ""): ParseResult<z.output<S>> {
-  const result = schema.safeParse(json);
-  if (result.success) return { ok: true, value: result.data };
-  return { ok: false, error: refusal(toProtocolIssues(result.error.issues, json, kind, prefix)) };
+  const stripped = withoutUnknownFields(json, kind, (key) => (prefix === "" ? key : `${prefix}.${key}`));
+  const input = stripped === undefined ? json : stripped.known;
+  const result = schema.safeParse(input);
+  const unknown = stripped?.unknown ?? 0;
+  if (result.success && unknown === 0) return { ok: true, value: result.data };
+  const zodIssues = result.success ? [] : result.error.issues;
+  const issues = toProtocolIssues(zodIssues, input, kind, prefix, stripped === undefined ? [] : [...stripped.issues]);
+  const total = issues.length + unknown - (stripped?.issues.length ?? 0);
+  return { ok: false, error: refusal(issues, total) };
 }
 
 function unwrap<T>(result: ParseResult<T>): T {
@@ -390,10 +427,24 @@ export function parseWithdrawalRequest(json: unknown): SignedWithdrawal {
  * issue paths prefixed with `transfers[i]`. Never throws.
  */
 export function tryParseTransferBatchRequest(json: unknown): ParseResult<readonly ParseResult<SignedTransfer>[]> {
-  const envelope = run(TransferBatchEnvelopeSchema, json, BATCH_KIND);
+  const envelope = tryParseTransferBatchEnvelope(json);
   if (!envelope.ok) return envelope;
-  const items = envelope.value.transfers.map((item, i) => run(TransferRequestSchema, item, TRANSFER_KIND, `transfers[${i}]`));
-  return { ok: true, value: items };
+  return { ok: true, value: envelope.value.map((item, i) => tryParseTransferBatchItem(item, i)) };
+}
+
+/**
+ * The first half of `tryParseTransferBatchRequest`: checks the envelope only and gives the items
+ * unparsed, so that a caller can parse them a slice at a time (`tryParseTransferBatchItem`) and
+ * let other work run between slices. Never throws.
+ */
+export function tryParseTransferBatchEnvelope(json: unknown): ParseResult<readonly unknown[]> {
+  const envelope = run(TransferBatchEnvelopeSchema, json, BATCH_KIND);
+  return envelope.ok ? { ok: true, value: envelope.value.transfers } : envelope;
+}
+
+/** Parses item `index` of a batch's `transfers` (issue paths prefixed `transfers[index]`); never throws. */
+export function tryParseTransferBatchItem(item: unknown, index: number): ParseResult<SignedTransfer> {
+  return run(TransferRequestSchema, item, TRANSFER_KIND, `transfers[${index}]`);
 }
 
 /**
