@@ -146,6 +146,15 @@ async function answersStatus(rest: string): Promise<Record<string, unknown> | un
   }
 }
 
+/** The last `lines` lines of a log file, or why it cannot be read. */
+function logTail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch (error) {
+    return `(unreadable: ${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
 /** Waits until every node answers /v1/status and all name the same leader; `signal` gives up early. */
 export async function waitForClusterReady(rests: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -259,7 +268,11 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
     await waitForClusterReady(nodes.map((x) => x.rest), 60_000, giveUp);
   } catch (error) {
     await stopAll();
-    throw error;
+    if (nodeDied.signal.aborted || options.signal?.aborted === true) throw error;
+    // A cluster that did not come up: the end of each node's log says why (it once happened in
+    // CI with a node leading the others but never answering REST; its log was gone with the dir).
+    const tails = nodes.map((node, i) => `--- node ${i + 1} (${node.rest}), end of ${node.logPath}:\n${logTail(node.logPath, 20)}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${tails.join("\n")}`, { cause: error });
   } finally {
     nodes.forEach((node, i) => node.process.off("exit", onExits[i]!));
   }
