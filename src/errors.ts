@@ -33,6 +33,10 @@ export const ERROR_CODES = [
   "EPOCH_OPEN",
   "EPOCH_NOT_SEALED",
   "WRONG_STATE",
+  /** A transfer of a token the fee policy does not list (GET /v1/fees): 422; withdrawals are always accepted. */
+  "TOKEN_NOT_ACCEPTED",
+  /** A transfer's fee below the policy's minFee (+ newAccountFee for a recipient new to the token): 422. */
+  "FEE_TOO_LOW",
   // Node / API
   "NOT_FOUND",
   "UNAUTHORIZED",

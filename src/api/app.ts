@@ -249,6 +249,10 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     res.json(service.domain());
   });
 
+  app.get("/v1/fees", routeTag("/v1/fees"), (_req: Request, res: Response) => {
+    res.json(service.fees());
+  });
+
   app.get("/v1/status", routeTag("/v1/status"), (_req: Request, res: Response) => {
     res.json(service.status());
   });

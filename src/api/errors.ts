@@ -47,6 +47,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   // 422: well-formed but not payable now.
   INSUFFICIENT_BALANCE: 422,
   DEADLINE_EXPIRED: 422,
+  TOKEN_NOT_ACCEPTED: 422,
+  FEE_TOO_LOW: 422,
   // 503: no leader reachable; the answer carries Retry-After.
   NO_LEADER: 503,
   BEHIND: 503,

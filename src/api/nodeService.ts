@@ -131,6 +131,20 @@ export interface EpochTokensView {
   readonly tokens: readonly { readonly token: string; readonly transfers: number; readonly withdrawals: number }[];
 }
 
+/**
+ * GET /v1/fees (PROTOCOL.md §2): per accepted token (checksummed), minFee and newAccountFee in its
+ * wei as decimal strings. A transfer of a token not listed is refused TOKEN_NOT_ACCEPTED, unless
+ * `source` is "none" (the cluster has no fee policy: every token at any fee).
+ */
+export interface FeesView {
+  readonly tokens: Readonly<Record<string, { readonly minFee: string; readonly newAccountFee: string }>>;
+  /**
+   * Ours, beyond PROTOCOL.md: "ledger" (the policy the ledger applies), "config" (this node's
+   * configured policy, not yet committed to the log), "none" (no policy: every token accepted at fee 0).
+   */
+  readonly source: "ledger" | "config" | "none";
+}
+
 /** GET /v1/admin/state (admin): the ledger's state hash, to check that a refusal changed nothing. */
 export interface StateView {
   /** stateHash of the ledger (src/ledger), 0x hex. */
@@ -152,6 +166,8 @@ export interface NodeMetrics {
 export interface NodeService {
   domain(): DomainView;
   status(): StatusView;
+  /** The fee policy transfers are judged by (GET /v1/fees). */
+  fees(): FeesView;
   /** Throws INVALID_ADDRESS / BAD_CHECKSUM for a malformed address (the API checks first). */
   account(address: string): AccountView;
   /**

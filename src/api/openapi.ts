@@ -23,6 +23,7 @@ import {
   EpochTokensViewSchema,
   EpochViewSchema,
   ErrorBodySchema,
+  FeesViewSchema,
   HealthSchema,
   StateViewSchema,
   ProofViewSchema,
@@ -103,6 +104,15 @@ const EPOCH_PARAMETER = pathParameter("n", "an epoch number, decimal", UINT_DECI
 /** Every route the API serves (PROTOCOL.md §2, plus the project's own: /v1/admin/state, /v1/epochs/{n}/tokens). */
 const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/v1/domain", operationId: "getDomain", summary: "The EIP-712 domain and the fee recipient", ok: "DomainView", okDescription: "The domain", errors: [500] },
+  {
+    method: "get",
+    path: "/v1/fees",
+    operationId: "getFees",
+    summary: "The fee policy: per accepted token, minFee and newAccountFee (wei of the token)",
+    ok: "FeesView",
+    okDescription: "The policy transfers are judged by",
+    errors: [500],
+  },
   { method: "get", path: "/v1/status", operationId: "getStatus", summary: "This node's role, term, indexes, epochs and peers", ok: "StatusView", okDescription: "The node's status", errors: [500] },
   {
     method: "get",
@@ -264,6 +274,7 @@ const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   ProofView: ProofViewSchema,
   SettlementView: SettlementViewSchema,
   EpochTokensView: EpochTokensViewSchema,
+  FeesView: FeesViewSchema,
 };
 
 function ref(id: string): Json {

@@ -13,7 +13,7 @@ import type {
   CommittedView,
   DomainView,
   EpochTokensView,
-  EpochView, ProofView, SettlementView, StateView,
+  EpochView, FeesView, ProofView, SettlementView, StateView,
   StatusView,
   TransferView,
 } from "./nodeService.ts";
@@ -49,6 +49,24 @@ export const DomainViewSchema = z
     feeRecipient: address("receives every transfer's fee"),
   })
   .meta({ id: "DomainView", description: "The EIP-712 domain to sign with, plus the cluster's fee recipient" });
+
+/** GET /v1/fees. */
+export const FeesViewSchema = z
+  .object({
+    tokens: z
+      .record(
+        z.string().meta({ description: "an accepted token, EIP-55 checksummed; the zero address for ETH", pattern: "^0x[0-9a-fA-F]{40}$" }),
+        z.object({
+          minFee: uint("the least fee of any transfer of the token, its wei"),
+          newAccountFee: uint("added to minFee when the recipient has never held the token, its wei"),
+        }),
+      )
+      .meta({ description: "token address -> its fees; a transfer of a token not listed is refused 422 TOKEN_NOT_ACCEPTED (withdrawals are always accepted), unless source is none" }),
+    source: z.enum(["ledger", "config", "none"]).meta({
+      description: "ledger: the policy the ledger applies; config: this node's configured policy, not committed yet; none: no policy, every token accepted at any fee (not in PROTOCOL.md)",
+    }),
+  })
+  .meta({ id: "FeesView", description: "The fee policy: per accepted token, minFee and newAccountFee (PROTOCOL.md §2)" });
 
 /** GET /v1/status. */
 export const StatusViewSchema = z
@@ -229,6 +247,7 @@ const _fits = {
   proof: true satisfies Fits<ProofView, typeof ProofViewSchema>,
   settlement: true satisfies Fits<SettlementView, typeof SettlementViewSchema>,
   epochTokens: true satisfies Fits<EpochTokensView, typeof EpochTokensViewSchema>,
+  fees: true satisfies Fits<FeesView, typeof FeesViewSchema>,
   errorCode: true satisfies Fits<ErrorCode, typeof ErrorBodySchema.shape.error.shape.code>,
 };
 void _fits;

@@ -10,13 +10,15 @@
  * Throws happen only on a broken invariant (a bug), with code INTERNAL.
  *
  * Checks run in this order, and the first failure is the verdict: shape (hash, amounts,
- * addresses), nonce, deadline, duplicate hash, balance.
+ * addresses), nonce, deadline, duplicate hash, then for a transfer the fee policy (token accepted,
+ * fee high enough; feePolicy.ts), balance.
  */
 import { DeltaError, type ErrorCode } from "../errors.ts";
 import type { Address, Hash } from "../protocol/index.ts";
 import type {
   BlockEntry,
   DepositEntry,
+  FeePolicyEntry,
   LedgerEntry,
   LedgerMessage,
   SealEntry,
@@ -41,6 +43,7 @@ import {
   type LedgerState,
   type TokenTotals,
 } from "./ledgerState.ts";
+import { checkFeePolicyEntry, feeRefusal, policyOfEntry } from "./feePolicy.ts";
 import { buildMerkleTree, getMerkleRoot } from "./merkleTree.ts";
 
 /** Every code a ledger refusal can carry. */
@@ -61,6 +64,8 @@ export const LEDGER_REJECT_CODES = [
   "AMOUNT_TOO_LARGE",
   "EPOCH_NOT_SEALED",
   "WRONG_STATE",
+  "TOKEN_NOT_ACCEPTED",
+  "FEE_TOO_LOW",
 ] as const satisfies readonly ErrorCode[];
 
 /** A code a ledger refusal can carry. */
@@ -114,8 +119,13 @@ export type SettledResult =
   | { readonly type: "settled"; readonly epoch: bigint; readonly status: "settled" }
   | ({ readonly type: "settled"; readonly epoch: bigint } & Rejection);
 
+/** A fee policy applied, or refused (a malformed token or fee: a bug upstream; the policy in force stays). */
+export type FeePolicyResult =
+  | { readonly type: "feePolicy"; readonly status: "applied" }
+  | ({ readonly type: "feePolicy" } & Rejection);
+
 /** What `applyEntry` reports, by entry type. */
-export type ApplyResult = BlockResult | DepositResult | SealResult | SettledResult;
+export type ApplyResult = BlockResult | DepositResult | SealResult | SettledResult | FeePolicyResult;
 
 function reject(code: LedgerRejectCode, reason: string): Rejection {
   return { status: "rejected", code, reason };
@@ -235,6 +245,9 @@ function applyTransfer(
   const totals = state.tokens.get(tokenKey);
   const refused = checkTokenNonceDeadlineHash(state, m, tokenKey, totals, sender, nowSec);
   if (refused !== null) return refused;
+  // PROTOCOL.md §2: a token the fee policy does not list cannot move; the fee pays for settlement.
+  const feeRefused = feeRefusal(state, { to: toKeyValue, token: tokenKey, fee });
+  if (feeRefused !== null) return rejectMessage(m, feeRefused.code, feeRefused.reason);
   const debit = amount + fee;
   const from = sender === undefined ? undefined : sender.holdings.get(tokenKey);
   // No token totals means nobody ever deposited the token, so no balance of it exists anywhere.
@@ -493,6 +506,23 @@ function applySettled(state: LedgerState, entry: SettledEntry): SettledResult {
   return { ...head, status: "settled" };
 }
 
+function applyFeePolicy(state: LedgerState, entry: FeePolicyEntry): FeePolicyResult {
+  // As for blocks: a value that breaks the type is a bug upstream, refused before any change.
+  const { tokens } = entry;
+  if (tokens !== null) {
+    if (!Array.isArray(tokens)) throw new DeltaError("INTERNAL", "malformed feePolicy entry: tokens must be an array or null");
+    for (const t of tokens) {
+      if (typeof t !== "object" || t === null || typeof t.token !== "string" || typeof t.minFee !== "bigint" || typeof t.newAccountFee !== "bigint") {
+        throw new DeltaError("INTERNAL", "malformed feePolicy entry: each token needs a token string and bigint fees");
+      }
+    }
+  }
+  const bad = checkFeePolicyEntry(entry);
+  if (bad !== null) return { type: "feePolicy", ...reject("INVALID_BODY", bad) };
+  state.feePolicy = policyOfEntry(tokens);
+  return { type: "feePolicy", status: "applied" };
+}
+
 /** Applies a block of messages; see the typed overloads of `applyEntry`. */
 export function applyEntry(state: LedgerState, entry: BlockEntry): BlockResult;
 /** Credits a deposit once per id. */
@@ -501,6 +531,8 @@ export function applyEntry(state: LedgerState, entry: DepositEntry): DepositResu
 export function applyEntry(state: LedgerState, entry: SealEntry): SealResult;
 /** Marks the next sealed epoch settled. */
 export function applyEntry(state: LedgerState, entry: SettledEntry): SettledResult;
+/** Replaces the fee policy. */
+export function applyEntry(state: LedgerState, entry: FeePolicyEntry): FeePolicyResult;
 /** Applies any entry. */
 export function applyEntry(state: LedgerState, entry: LedgerEntry): ApplyResult;
 export function applyEntry(state: LedgerState, entry: LedgerEntry): ApplyResult {
@@ -513,6 +545,8 @@ export function applyEntry(state: LedgerState, entry: LedgerEntry): ApplyResult 
       return applySeal(state, entry);
     case "settled":
       return applySettled(state, entry);
+    case "feePolicy":
+      return applyFeePolicy(state, entry);
     default: {
       const unknown: never = entry;
       throw new DeltaError("INTERNAL", "unknown ledger entry type", { details: { entry: String(unknown) } });

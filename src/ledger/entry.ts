@@ -58,5 +58,25 @@ export interface SettledEntry {
   readonly txHashes: readonly Hash[];
 }
 
+/** One accepted token of a fee policy (PROTOCOL.md §2 `GET /v1/fees`), amounts in the token's wei. */
+export interface FeePolicyToken {
+  readonly token: Address;
+  /** The least fee of any transfer of the token. */
+  readonly minFee: bigint;
+  /** Added to `minFee` when the recipient has never held the token (feePolicy.ts says exactly when). */
+  readonly newAccountFee: bigint;
+}
+
+/**
+ * Replaces the fee policy the ledger judges transfers by, from the next message on. The leader
+ * appends it when its config's policy differs from the ledger's (docs/node.md "Fees"); in the log,
+ * so every replica and every replay switches at the same point.
+ */
+export interface FeePolicyEntry {
+  readonly type: "feePolicy";
+  /** The accepted tokens, each once; null: no policy, every token accepted at any fee (as before any policy). */
+  readonly tokens: readonly FeePolicyToken[] | null;
+}
+
 /** Anything the replicated log can carry to the ledger. */
-export type LedgerEntry = BlockEntry | DepositEntry | SealEntry | SettledEntry;
+export type LedgerEntry = BlockEntry | DepositEntry | SealEntry | SettledEntry | FeePolicyEntry;

@@ -5,10 +5,12 @@
  * no randomness. Amounts are bigint wei; addresses come out lowercase. See docs/ledger.md.
  */
 
-/** Entry types the replicated log carries to the ledger (block, deposit, seal, settled). */
+/** Entry types the replicated log carries to the ledger (block, deposit, seal, settled, feePolicy). */
 export type {
   BlockEntry,
   DepositEntry,
+  FeePolicyEntry,
+  FeePolicyToken,
   LedgerEntry,
   LedgerMessage,
   SealEntry,
@@ -28,6 +30,7 @@ export type {
   BlockResult,
   CommittedMessageResult,
   DepositResult,
+  FeePolicyResult,
   LedgerRejectCode,
   MessageResult,
   RejectedMessageResult,
@@ -76,8 +79,21 @@ export type { SettlementSource } from "./buildSettlementChunks.ts";
 export { MAX_TOKEN_DEPOSITS } from "./applyEntry.ts";
 export { buildSettlementChunks } from "./buildSettlementChunks.ts";
 
+/** Fee policy types: a refusal `{ code, reason }`, the transfer fields it reads, one token's rule. */
+export type { FeeCheckedTransfer, FeePolicyView, FeeRefusal } from "./feePolicy.ts";
+/** TOKEN_NOT_ACCEPTED / FEE_TOO_LOW for a transfer against the applied policy, or null; pure, the ledger's own check (intake calls it to refuse at once). */
+export { feeRefusal } from "./feePolicy.ts";
+/** The applied fee policy, tokens ascending (lowercase, wei); null before any policy entry (every token at any fee). */
+export { getFeePolicy } from "./feePolicy.ts";
+/** True when the applied policy equals the given one (null: none); the leader compares its config's before each block. */
+export { isFeePolicy } from "./feePolicy.ts";
+/** True when the account has no holding of the token (it would pay newAccountFee as a recipient). */
+export { hasNeverHeld } from "./feePolicy.ts";
+/** Largest fee a policy may ask: 2^256-1. */
+export { MAX_POLICY_FEE } from "./feePolicy.ts";
+
 /** Snapshot types: the whole state, JSON-safe and canonical. */
-export type { LedgerSnapshot, SnapshotAmount, SnapshotEpoch, SnapshotTransfer, SnapshotWithdrawal } from "./snapshot.ts";
+export type { LedgerSnapshot, SnapshotAmount, SnapshotEpoch, SnapshotFeeRule, SnapshotTransfer, SnapshotWithdrawal } from "./snapshot.ts";
 /** The format tag of snapshots this code writes and reads. */
 export { SNAPSHOT_FORMAT } from "./snapshot.ts";
 /** The canonical snapshot of a ledger. */

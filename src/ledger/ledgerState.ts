@@ -91,6 +91,12 @@ export interface EpochRecord {
   tree: MerkleTree | null;
 }
 
+/** One token's fee rule (feePolicy.ts), wei of the token. */
+export interface FeeRule {
+  readonly minFee: bigint;
+  readonly newAccountFee: bigint;
+}
+
 /** Deposit ids credited so far: every id below `nextId`, plus the ids in `above` (all greater than `nextId`). */
 export interface CreditedDeposits {
   nextId: bigint;
@@ -115,6 +121,11 @@ export interface LedgerState {
    * at most 2^24 entries, which a long-lived node would otherwise reach.
    */
   readonly messageIndex: readonly Map<Hash, CommittedMessage>[];
+  /**
+   * The fee policy by lowercase token, as the last `feePolicy` entry set it; null before any (every
+   * token accepted at any fee). Replaced whole, never changed in place.
+   */
+  feePolicy: ReadonlyMap<Address, FeeRule> | null;
 }
 
 /** The canonical account or token key: lowercase 0x hex. */
@@ -153,6 +164,7 @@ export function createLedger(params: LedgerParams): LedgerState {
     settledCount: 0,
     deposits: { nextId: 0n, above: new Set() },
     messageIndex: Array.from({ length: 16 }, () => new Map<Hash, CommittedMessage>()),
+    feePolicy: null,
   };
 }
 

@@ -31,6 +31,7 @@ import {
   type LedgerParams,
   type LedgerState,
 } from "./ledgerState.ts";
+import { checkFeePolicyEntry, policyOfEntry } from "./feePolicy.ts";
 import { buildMerkleTree, getMerkleRoot } from "./merkleTree.ts";
 
 /** Format tag of this snapshot layout; a new layout gets a new tag. */
@@ -81,6 +82,13 @@ export interface SnapshotEpoch {
   readonly messages: readonly (SnapshotTransfer | SnapshotWithdrawal)[];
 }
 
+/** One accepted token of the fee policy, as stored in a snapshot. */
+export interface SnapshotFeeRule {
+  readonly token: Address;
+  readonly minFee: DecimalString;
+  readonly newAccountFee: DecimalString;
+}
+
 /** The whole ledger, JSON-safe and canonical. */
 export interface LedgerSnapshot {
   readonly format: typeof SNAPSHOT_FORMAT;
@@ -94,6 +102,12 @@ export interface LedgerSnapshot {
     readonly balances: readonly { readonly token: Address; readonly amount: DecimalString }[];
   }[];
   readonly epochs: readonly SnapshotEpoch[];
+  /**
+   * The fee policy, tokens ascending; present exactly when one is applied (absent: every token at
+   * any fee). Absent rather than null so that the snapshot, and so the state hash, of a ledger that
+   * never applied a policy is what it was before fees existed.
+   */
+  readonly feePolicy?: readonly SnapshotFeeRule[];
 }
 
 const ADDRESS_KEY = /^0x[0-9a-f]{40}$/;
@@ -156,6 +170,7 @@ const snapshotSchema = z.strictObject({
       ),
     }),
   ),
+  feePolicy: z.array(z.strictObject({ token: addressSchema, minFee: unsignedSchema, newAccountFee: unsignedSchema })).optional(),
 });
 
 // Compile-time proof that what the schema accepts is a LedgerSnapshot (so parse needs no cast).
@@ -222,7 +237,7 @@ export function takeSnapshot(state: LedgerState): LedgerSnapshot {
       ),
     };
   });
-  return {
+  const snapshot: LedgerSnapshot = {
     format: SNAPSHOT_FORMAT,
     feeRecipient: state.feeRecipient,
     deposits: { nextId: state.deposits.nextId.toString(), above },
@@ -230,6 +245,11 @@ export function takeSnapshot(state: LedgerState): LedgerSnapshot {
     accounts,
     epochs,
   };
+  if (state.feePolicy === null) return snapshot;
+  const feePolicy = [...state.feePolicy]
+    .sort((x, y) => byString(x[0], y[0]))
+    .map(([token, rule]) => ({ token, minFee: rule.minFee.toString(), newAccountFee: rule.newAccountFee.toString() }));
+  return { ...snapshot, feePolicy };
 }
 
 /** Checks the shape of a parsed JSON value (e.g. `JSON.parse` of a stored snapshot). Throws INVALID_SNAPSHOT. */
@@ -462,6 +482,17 @@ export function restoreLedger(params: LedgerParams, snapshot: LedgerSnapshot): L
     withdrawnByToken.delete(token);
   }
   if (withdrawnByToken.size > 0) corrupt("a withdrawal is in a token never deposited");
+
+  if (snapshot.feePolicy !== undefined) {
+    assertAscending(
+      snapshot.feePolicy.map((r) => r.token),
+      "fee policy tokens",
+    );
+    const tokens = snapshot.feePolicy.map((r) => ({ token: r.token, minFee: BigInt(r.minFee), newAccountFee: BigInt(r.newAccountFee) }));
+    const bad = checkFeePolicyEntry({ type: "feePolicy", tokens });
+    if (bad !== null) corrupt(`the fee policy is invalid: ${bad}`);
+    state.feePolicy = policyOfEntry(tokens);
+  }
   return state;
 }
 

@@ -41,6 +41,12 @@ export interface BlockProducerDeps {
   readonly onLost: (messages: readonly LedgerMessage[]) => void;
   /** A message refused here, past its deadline at the block time (its clients are answered). */
   readonly onExpired: (message: LedgerMessage, timestampSec: bigint) => void;
+  /**
+   * False holds every block back: the leader's config names a fee policy the ledger has not
+   * applied yet (docs/node.md "Fees"), so a new leader never orders messages under a stale policy.
+   * The messages wait in the mempool; the next `cut()` after it turns true sends them. Default: always true.
+   */
+  readonly mayCut?: () => boolean;
   /** Wall clock, ms (the block's timestamp comes from it). */
   readonly nowMs?: () => number;
   readonly blockMessages?: Histogram;
@@ -91,6 +97,7 @@ export class BlockProducer {
   async cut(): Promise<void> {
     const d = this.#deps;
     if (this.#cutting || this.#stopped || d.mempool.size === 0 || this.#inFlight >= MAX_BLOCKS_IN_FLIGHT) return;
+    if (d.mayCut !== undefined && !d.mayCut()) return;
     this.#cutting = true;
     let messages: LedgerMessage[] = [];
     try {

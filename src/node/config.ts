@@ -11,6 +11,18 @@ import { DeltaError } from "../errors.ts";
 const hex32 = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "must be 32 bytes of hex");
 const addressHex = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x address");
 const port = z.int().min(0).max(65_535);
+/** A fee in a token's wei: an unsigned decimal string up to 2^256-1 (a transfer's fee is a uint256). */
+const feeWei = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,77})$/, "must be a decimal string of wei")
+  .refine((s) => BigInt(s) < 1n << 256n, "must be at most 2^256-1");
+/**
+ * The fee policy (docs/operations.md "Fees"): per accepted token address, minFee and newAccountFee
+ * in its wei. Each token once, whatever its case. Every member should carry the same (docs/node.md).
+ */
+const FeesSchema = z
+  .record(addressHex, z.strictObject({ minFee: feeWei, newAccountFee: feeWei }))
+  .refine((fees) => new Set(Object.keys(fees).map((t) => t.toLowerCase())).size === Object.keys(fees).length, "lists one token twice (in two cases)");
 
 export const MemberSchema = z.strictObject({
   /** Transport identity public key (64 hex digits). */
@@ -40,6 +52,11 @@ export const ConfigSchema = z.strictObject({
   members: z.array(MemberSchema).min(3).max(5),
   adminToken: z.string().min(16, "must be at least 16 characters"),
   feeRecipient: addressHex,
+  /**
+   * The fee policy the leader puts in the log (PROTOCOL.md §2 `GET /v1/fees`); absent: no policy,
+   * every token transferable at any fee. Tokens not listed cannot be transferred, only withdrawn.
+   */
+  fees: FeesSchema.optional(),
   chain: z.strictObject({
     rpcUrl: z.url(),
     chainId: z.int().positive(),
@@ -102,6 +119,22 @@ export const ConfigSchema = z.strictObject({
 });
 
 export type Config = Readonly<z.output<typeof ConfigSchema>>;
+
+/** One accepted token of the configured fee policy, in wei (the shape of a feePolicy log entry's tokens). */
+export interface ConfiguredFee {
+  /** Lowercase. */
+  readonly token: `0x${string}`;
+  readonly minFee: bigint;
+  readonly newAccountFee: bigint;
+}
+
+/** The config's fee policy as the ledger holds one, tokens ascending (lowercase); null when `fees` is absent. */
+export function configuredFees(config: Pick<Config, "fees">): readonly ConfiguredFee[] | null {
+  if (config.fees === undefined) return null;
+  return Object.entries(config.fees)
+    .map(([token, f]) => ({ token: token.toLowerCase() as `0x${string}`, minFee: BigInt(f.minFee), newAccountFee: BigInt(f.newAccountFee) })) // checked 0x address
+    .sort((a, b) => (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
+}
 export type Member = z.output<typeof MemberSchema>;
 
 /** Environment variables that override config fields (strings parsed as the field expects). */

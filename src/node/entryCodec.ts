@@ -8,7 +8,7 @@
  * The other entries are rare and keep the zod schema. Both accept exactly the same shapes.
  */
 import { z } from "zod";
-import type { BlockEntry, DepositEntry, LedgerEntry, LedgerMessage, SealEntry, SettledEntry } from "../ledger/index.ts";
+import type { BlockEntry, DepositEntry, FeePolicyEntry, LedgerEntry, LedgerMessage, SealEntry, SettledEntry } from "../ledger/index.ts";
 import { HASH_PATTERN, isHash, type Address, type Hash, type Hex } from "../protocol/index.ts";
 
 /**
@@ -66,6 +66,12 @@ const entrySchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("depositCursor"), nextBlock: z.int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   z.strictObject({ type: z.literal("settlementPlan"), epoch: uint, maxItems: z.int().min(2).max(10_000) }),
+  // Token count bounded so a hostile entry cannot make every replica build a huge map; the ledger
+  // checks the rest (each token once, fees up to 2^256-1) and refuses the entry otherwise.
+  z.strictObject({
+    type: z.literal("feePolicy"),
+    tokens: z.array(z.strictObject({ token: address, minFee: uint, newAccountFee: uint })).max(10_000).nullable(),
+  }),
 ]);
 
 /** `m` in its JSON form: the form blocks and member forwards (forwarding.ts) carry. */
@@ -153,6 +159,12 @@ export function encodeEntry(entry: NodeEntry): Uint8Array {
     case "settlementPlan":
       json = { type: "settlementPlan", epoch: entry.epoch.toString(), maxItems: entry.maxItems };
       break;
+    case "feePolicy":
+      json = {
+        type: "feePolicy",
+        tokens: entry.tokens === null ? null : entry.tokens.map((t) => ({ token: t.token, minFee: t.minFee.toString(), newAccountFee: t.newAccountFee.toString() })),
+      };
+      break;
   }
   return UTF8_ENCODER.encode(JSON.stringify(json));
 }
@@ -167,7 +179,7 @@ export function decodeEntry(data: Uint8Array): NodeEntry | undefined {
     const r = entrySchema.safeParse(json);
     if (!r.success) return undefined;
     // The schema's output has exactly the entry shapes (bigints, 0x strings).
-    return r.data as DepositEntry | SealEntry | SettledEntry | SignaturesEntry | DepositCursorEntry | SettlementPlanEntry;
+    return r.data as DepositEntry | SealEntry | SettledEntry | SignaturesEntry | DepositCursorEntry | SettlementPlanEntry | FeePolicyEntry;
   } catch {
     return undefined;
   }

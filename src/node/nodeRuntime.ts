@@ -23,6 +23,7 @@ import type {
   DomainView,
   EpochView,
   EpochTokensView,
+  FeesView,
   NodeMetrics,
   NodeService,
   ProofView,
@@ -40,6 +41,7 @@ import {
   createLedger,
   getEpochHeads,
   getAvailableBalance,
+  isFeePolicy,
   getEpochStatus,
   getMessage,
   getNextNonce,
@@ -58,7 +60,7 @@ import {
   type SignedTransfer,
   type SignedWithdrawal,
 } from "../protocol/index.ts";
-import type { Config, Member } from "./config.ts";
+import { configuredFees, type Config, type Member } from "./config.ts";
 import { applyCommitted } from "./applier.ts";
 import { BlockProducer } from "./blockProducer.ts";
 import { encodeEntry, type NodeEntry } from "./entryCodec.ts";
@@ -75,7 +77,7 @@ import {
 import { Mempool, signerOf } from "./mempool.ts";
 import { NO_LEADER_MESSAGE, Router, type LeaderView, type RouterAction } from "./router.ts";
 import { Settler } from "./settler.ts";
-import { accountView, committedViewOf, epochTokensView, epochView, ledgerTransferView, proofView, settlementView, transferView } from "./views.ts";
+import { accountView, committedViewOf, epochTokensView, epochView, feesView, ledgerTransferView, proofView, settlementView, transferView } from "./views.ts";
 
 /**
  * A write that arrives after this node has known no leader for this long is refused at once with
@@ -106,6 +108,8 @@ const HASH_SLICE = 256;
 
 /** How often the leader shares its deposit cursor through the log (when it moved). */
 const CURSOR_SHARE_MS = 5_000;
+/** A leader whose fee policy entry did not take waits this long before appending it again. */
+const FEE_POLICY_RETRY_MS = 1_000;
 
 /** The running node. `start()` builds it; `stop()` ends everything it began. */
 export class NodeRuntime implements NodeService {
@@ -140,6 +144,10 @@ export class NodeRuntime implements NodeService {
   #sharedDepositCursor = 0;
   #cursorSharedAtMs = 0;
   #sharingCursor = false;
+  /** The config's fee policy (null: none), which the leader keeps the ledger's equal to (docs/node.md "Fees"). */
+  readonly #configuredFees: ReturnType<typeof configuredFees>;
+  /** Leader: a feePolicy entry is in flight, or was last appended at this time (ms). */
+  #feePolicyProposal = { inFlight: false, atMs: 0 };
   /** When this node first saw the open epoch hold a message (the age trigger counts from there). */
   #epochSeenAt: { epoch: bigint; atMs: number } = { epoch: 0n, atMs: 0 };
   /** Stopping: new writes are refused while accepted ones finish. */
@@ -193,6 +201,7 @@ export class NodeRuntime implements NodeService {
     this.#config = config;
     this.#log = logger;
     this.#answerBoundMs = config.answerBoundMs;
+    this.#configuredFees = configuredFees(config);
     this.#domain = { name: "DeltaBridge", version: "1", chainId: BigInt(config.chain.chainId), verifyingContract: checksumAddress(config.chain.bridge) as Address };
     this.#ledger = createLedger({ feeRecipient: config.feeRecipient as Address });
     this.#mempool = new Mempool(config.mempool);
@@ -260,6 +269,8 @@ export class NodeRuntime implements NodeService {
       maxMessages: config.block.maxMessages,
       answerBoundMs: config.answerBoundMs,
       onLost: (messages) => node.#router.lost(messages),
+      // No block until the ledger applies this node's fee policy (#tick appends it when it differs).
+      mayCut: () => isFeePolicy(node.#ledger, node.#configuredFees),
       onExpired: (m, timestampSec) => node.#router.settle(m.hash, errorItem("DEADLINE_EXPIRED", `deadline ${m.deadline} is before the block time ${timestampSec}`)),
       blockMessages: node.#blockMessages,
       commitSeconds: node.#commitSeconds,
@@ -377,9 +388,32 @@ export class NodeRuntime implements NodeService {
       this.#expiredSeen = expired;
     }
     this.#dropExpired(now);
+    this.#maybeProposeFeePolicy(now);
     void this.#producer.cut();
     this.#maybeSeal(now);
     this.#maybeShareCursor(now);
+  }
+
+  /**
+   * Leader: appends the config's fee policy when the ledger's differs (a new cluster, a leader with
+   * another config, an operator's change), one entry at a time. Blocks wait for it (mayCut), so
+   * every message this leader orders is judged by the policy its config names.
+   */
+  #maybeProposeFeePolicy(nowMs: number): void {
+    const p = this.#feePolicyProposal;
+    if (p.inFlight || nowMs - p.atMs < FEE_POLICY_RETRY_MS || isFeePolicy(this.#ledger, this.#configuredFees) || !this.#leading()) return;
+    p.inFlight = true;
+    p.atMs = nowMs;
+    const tokens = this.#configuredFees;
+    void this.#commitEntries([{ type: "feePolicy", tokens }])
+      .catch(() => false)
+      .then((committed) => {
+        if (committed && isFeePolicy(this.#ledger, tokens)) this.#log.info({ tokens: tokens === null ? null : tokens.length }, "fee policy applied");
+        else this.#log.warn({ committed }, "fee policy entry did not take; appending it again");
+      })
+      .finally(() => {
+        p.inFlight = false;
+      });
   }
 
   /** Leader, once a second: messages waiting past their deadline leave the mempool, answered. */
@@ -824,6 +858,11 @@ export class NodeRuntime implements NodeService {
       verifyingContract: this.#domain.verifyingContract,
       feeRecipient: checksumAddress(this.#config.feeRecipient),
     };
+  }
+
+  /** GET /v1/fees: the ledger's applied policy; before the first policy entry, the config's (docs/api.md). */
+  fees(): FeesView {
+    return feesView(this.#ledger, this.#configuredFees);
   }
 
   status(): StatusView {

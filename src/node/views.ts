@@ -12,6 +12,7 @@ import type {
   CommittedView,
   EpochTokensView,
   EpochView,
+  FeesView,
   ProofView,
   SettlementChunkView,
   SettlementView,
@@ -24,9 +25,11 @@ import {
   getEpochStatus,
   getEpochSummary,
   getEpochTokenCounts,
+  getFeePolicy,
   getMessage,
   getMessageProof,
   type LedgerMessage,
+  type FeePolicyToken,
   type LedgerState,
   type MessageResult,
 } from "../ledger/index.ts";
@@ -131,4 +134,16 @@ export function settlementView(
     epoch: epoch.toString(),
     chunks: signed.settlements.map((s, k) => ({ settlement: settlementChunkView(s), signatures: [...(signed.signatures[k] ?? [])] })),
   };
+}
+
+/**
+ * GET /v1/fees: the ledger's applied policy; before any policy entry, `configured` (the node's
+ * config, about to be committed by a leader); "none" when neither names one.
+ */
+export function feesView(ledger: LedgerState, configured: readonly FeePolicyToken[] | null): FeesView {
+  const applied = getFeePolicy(ledger);
+  const policy = applied ?? configured;
+  const tokens: Record<string, { minFee: string; newAccountFee: string }> = {};
+  for (const t of policy ?? []) tokens[checksumAddress(t.token)] = { minFee: t.minFee.toString(), newAccountFee: t.newAccountFee.toString() };
+  return { tokens, source: applied !== null ? "ledger" : policy !== null ? "config" : "none" };
 }

@@ -579,6 +579,7 @@ describe("GET /v1/openapi.json", () => {
     ["get", "/v1/epochs/{n}"],
     ["get", "/v1/epochs/{n}/settlement"],
     ["get", "/v1/epochs/{n}/tokens"],
+    ["get", "/v1/fees"],
     ["post", "/v1/admin/seal"],
     ["get", "/v1/admin/state"],
     ["get", "/healthz"],

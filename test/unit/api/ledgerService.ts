@@ -15,6 +15,7 @@ import {
   accountView,
   epochTokensView,
   epochView,
+  feesView,
   ledgerTransferView,
   proofView,
   resultView,
@@ -27,6 +28,7 @@ import type {
   DomainView,
   EpochTokensView,
   EpochView,
+  FeesView,
   NodeMetrics,
   NodeService,
   ProofView,
@@ -43,6 +45,7 @@ import {
   getEpochSummary,
   getMessage,
   stateHash,
+  type FeePolicyToken,
   type LedgerMessage,
   type LedgerState,
 } from "../../../src/ledger/index.ts";
@@ -143,6 +146,17 @@ export class LedgerService implements NodeService {
   domain(): DomainView {
     const d = this.options.domain;
     return { name: d.name, version: d.version, chainId: toDecimal(d.chainId), verifyingContract: d.verifyingContract, feeRecipient: this.options.feeRecipient };
+  }
+
+  /** Applies a fee policy entry (null: none), as a leader's feePolicy log entry would. */
+  setFeePolicy(tokens: readonly FeePolicyToken[] | null): void {
+    const result = applyEntry(this.state, { type: "feePolicy", tokens });
+    this.applied++;
+    if (result.status !== "applied") throw new Error(`fee policy refused: ${result.code}`);
+  }
+
+  fees(): FeesView {
+    return feesView(this.state, null);
   }
 
   status(): StatusView {

@@ -31,6 +31,9 @@ describe("entryCodec", () => {
       { type: "signatures", epoch: 4n, maxItems: 100, chunks: [[`0x${"11".repeat(65)}` as Hex]] },
       { type: "depositCursor", nextBlock: 12 },
       { type: "settlementPlan", epoch: 4n, maxItems: 100 },
+      { type: "feePolicy", tokens: [{ token: T, minFee: 0n, newAccountFee: 2n ** 256n - 1n }, { token: B, minFee: 10n ** 15n, newAccountFee: 24_000n }] },
+      { type: "feePolicy", tokens: [] },
+      { type: "feePolicy", tokens: null },
     ];
     for (const e of entries) assert.deepEqual(decodeEntry(encodeEntry(e)), e, e.type);
   });
@@ -75,6 +78,22 @@ describe("entryCodec", () => {
       assert.equal(decodeEntry(bytesOf({ type: "block", timestampSec: "1", messages: [value] })), undefined, `${name}, in a block`);
     }
     assert.deepEqual(messageFromJson(good), transfer);
+  });
+
+  it("refuses a malformed feePolicy entry", () => {
+    const rule = { token: A, minFee: "1", newAccountFee: "2" };
+    const cases: [string, unknown][] = [
+      ["tokens missing", { type: "feePolicy" }],
+      ["an extra key", { type: "feePolicy", tokens: [rule], extra: 1 }],
+      ["a rule's extra key", { type: "feePolicy", tokens: [{ ...rule, extra: "1" }] }],
+      ["a negative fee", { type: "feePolicy", tokens: [{ ...rule, minFee: "-1" }] }],
+      ["a number fee", { type: "feePolicy", tokens: [{ ...rule, newAccountFee: 2 }] }],
+      ["a leading zero", { type: "feePolicy", tokens: [{ ...rule, minFee: "01" }] }],
+      ["a short address", { type: "feePolicy", tokens: [{ ...rule, token: A.slice(0, 41) }] }],
+      ["tokens an object", { type: "feePolicy", tokens: rule }],
+      ["over 10,000 tokens", { type: "feePolicy", tokens: Array.from({ length: 10_001 }, () => rule) }],
+    ];
+    for (const [name, value] of cases) assert.equal(decodeEntry(bytesOf(value)), undefined, name);
   });
 
   it("refuses a malformed block envelope and bytes that are not JSON", () => {
