@@ -6,13 +6,20 @@
  * - the marginal gas per delta, from 100- and 400-delta chunks;
  * - the largest chunk of existing-account deltas that fits a 30M gas block, found by prediction and
  *   confirmed by landing it (and by the next size up failing to fit);
- * - gas per delta for fresh accounts (zero to non-zero storage), for comparison.
- * Run: npm run bench:gas
+ * - gas per delta for fresh accounts (zero to non-zero storage), for comparison;
+ * - what the number of distinct tokens in a chunk costs (`tokens`): chunks of one existing-account
+ *   debit and one payout to a fresh account per token, at 32, 128 and 256 tokens, fitted to
+ *   a + b T + c T^2 against the same items in one token. The bridge finds a token's running sum by
+ *   a linear scan, so c is the cost of one step of that scan; src/ledger/settlementGas.ts holds the
+ *   model built from these figures.
+ * Run: npm run bench:gas (everything), or `node bench/gas.ts tokens` for the token figures alone
+ * (merged into an existing gas.json).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { JsonRpcProvider, Wallet, NonceManager, getAddress, hexlify, randomBytes, TypedDataEncoder } from "ethers";
 import { connectAs } from "../src/chain/index.ts";
 import { startGanache } from "../src/devnet/ganache.ts";
+import { depositJunkTokens } from "../src/devnet/junkTokens.ts";
 import { devnetPrivateKeys, DEVNET_ROLES } from "../src/devnet/keys.ts";
 import { deployBridge } from "../src/chain/index.ts";
 import { NATIVE_TOKEN } from "../src/protocol/types.ts";
@@ -28,6 +35,9 @@ interface DeltaIn {
   token: string;
   amount: bigint;
 }
+
+/** `node bench/gas.ts tokens`: only the token figures, merged into the existing gas.json. */
+const tokensOnly = process.argv[2] === "tokens";
 
 async function main(): Promise<void> {
   const chain = await startGanache({ blockGasLimit: BLOCK_GAS_LIMIT });
@@ -52,8 +62,8 @@ async function main(): Promise<void> {
      * null when it does not fit (out of gas reverts it, changing nothing). One execution per try:
      * Ganache's eth_estimateGas re-executes many times and takes minutes on 30M-gas chunks.
      */
-    async function settle(deltas: DeltaIn[]): Promise<bigint | null> {
-      const s = { epoch: epoch + 1n, chunk: 0, chunks: 1, transfersRoot: "0x" + "11".repeat(32), deltas, payouts: [] };
+    async function settle(deltas: DeltaIn[], payouts: DeltaIn[] = []): Promise<bigint | null> {
+      const s = { epoch: epoch + 1n, chunk: 0, chunks: 1, transfersRoot: "0x" + "11".repeat(32), deltas, payouts };
       const digest = settlementDigest(s);
       const sigs = validators.slice(0, 2).map((v) => v.signingKey.sign(digest).serialized);
       try {
@@ -96,6 +106,81 @@ async function main(): Promise<void> {
     }
     const seedGas = await seed(800);
     process.stdout.write(`seeded 800 fresh accounts: ${seedGas} gas\n`);
+
+    /**
+     * What distinct tokens cost. Per token count T: a chunk of T existing-account debits and T
+     * payouts to fresh accounts all in ETH, and the same items spread over T junk tokens (one
+     * account's debit of each, a fresh account's payout of each), items ordered as the node orders
+     * them (by account, then token). Also payouts alone (one whale debit) for the payout's price.
+     */
+    async function measureTokens(): Promise<Record<string, unknown>> {
+      const holder = new Wallet(keys[DEVNET_ROLES.firstUser]!, provider);
+      const counts = [32, 128, 256];
+      const maxCount = counts[counts.length - 1]!;
+      const started = Date.now();
+      const tokens = (await depositJunkTokens(holder, provider, await bridge.getAddress(), maxCount, 10n ** 30n)).map((t) => getAddress(t));
+      process.stdout.write(`deployed and deposited ${maxCount} junk tokens in ${Date.now() - started} ms\n`);
+      const byAccountToken = (x: DeltaIn, y: DeltaIn): number => {
+        const a = x.account.toLowerCase();
+        const b = y.account.toLowerCase();
+        if (a !== b) return a < b ? -1 : 1;
+        return x.token.toLowerCase() < y.token.toLowerCase() ? -1 : 1;
+      };
+      const oneToken: Record<number, number> = {};
+      const manyTokens: Record<number, number> = {};
+      const payoutsOnly: Record<number, number> = {};
+      for (const n of counts) {
+        const payTo = fresh(n);
+        const g = await settle(
+          accounts.slice(0, n).map((account) => ({ account, token: NATIVE_TOKEN, amount: -1n })).sort(byAccountToken),
+          payTo.map((account) => ({ account, token: NATIVE_TOKEN, amount: 1n })).sort(byAccountToken),
+        );
+        const spread = fresh(n);
+        const m = await settle(
+          tokens.slice(0, n).map((token) => ({ account: holder.address, token, amount: -1n })).sort(byAccountToken),
+          spread.map((account, i) => ({ account, token: tokens[i]!, amount: 1n })).sort(byAccountToken),
+        );
+        const p = await settle([{ account: whale, token: NATIVE_TOKEN, amount: -BigInt(n) }], fresh(n).map((account) => ({ account, token: NATIVE_TOKEN, amount: 1n })));
+        if (g === null || m === null || p === null) throw new Error(`a ${n}-token measurement chunk did not land`);
+        oneToken[n] = Number(g);
+        manyTokens[n] = Number(m);
+        payoutsOnly[n] = Number(p);
+        process.stdout.write(`${n} pairs: one token ${g}, ${n} tokens ${m}; ${n} payouts alone ${p}\n`);
+      }
+      // extra(T) = manyTokens(T) - oneToken(T) = b T + c T^2 + a: divided differences through the three counts.
+      const [t1, t2, t3] = counts as [number, number, number];
+      const extra = (t: number): number => manyTokens[t]! - oneToken[t]!;
+      const e1 = (extra(t2) - extra(t1)) / (t2 - t1);
+      const e2 = (extra(t3) - extra(t2)) / (t3 - t2);
+      const c = (e2 - e1) / (t3 - t1);
+      const b = e1 - c * (t1 + t2);
+      const a = extra(t1) - b * t1 - c * t1 * t1;
+      const pairMarginal = (oneToken[t3]! - oneToken[t1]!) / (t3 - t1);
+      const payoutMarginal = (payoutsOnly[t3]! - payoutsOnly[t1]!) / (t3 - t1);
+      return {
+        counts,
+        oneTokenGas: oneToken,
+        manyTokensGas: manyTokens,
+        payoutsOnlyGas: payoutsOnly,
+        pairMarginal: Math.round(pairMarginal),
+        freshPayoutMarginal: Math.round(payoutMarginal),
+        existingDebitMarginal: Math.round(pairMarginal - payoutMarginal),
+        tokenExtraFit: { a: Math.round(a), perToken: Number(b.toFixed(1)), perTokenSquared: Number(c.toFixed(2)) },
+      };
+    }
+
+    if (tokensOnly) {
+      const tokenFigures = await measureTokens();
+      const path = new URL("./results/gas.json", import.meta.url);
+      const previous = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : { bench: "gas" }; // our own file
+      const merged = { ...previous, gasPerDeltaFreshAccounts800: Math.round(Number(seedGas) / 801), tokens: { ...tokenFigures, at: new Date().toISOString() } };
+      mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+      writeFileSync(path, JSON.stringify(merged, null, 2) + "\n");
+      console.log(JSON.stringify(merged.tokens, null, 2));
+      process.stdout.write("wrote bench/results/gas.json (tokens)\n");
+      provider.destroy();
+      return;
+    }
 
     // Debits on the first half of `n` accounts, credits on the second: every slot already non-zero.
     const existingChunk = (n: number): DeltaIn[] => {
@@ -163,6 +248,7 @@ async function main(): Promise<void> {
       chunk1600Gas: Number(g1600),
       fit: { a: Math.round(a), b: Number(b.toFixed(2)), c },
       gasPerDeltaFreshAccounts: Math.round(freshPerDelta),
+      tokens: await measureTokens(),
       at: new Date().toISOString(),
     };
     console.table({

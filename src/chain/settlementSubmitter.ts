@@ -7,6 +7,10 @@
  * - The chain is the truth: the caller reads `lastEpoch()`/`nextChunk()` before each chunk, so a
  *   landed chunk is not sent again and none is skipped, whoever submitted it.
  * - The estimate refuses a chunk the chain would revert (landed meanwhile, out of order).
+ * - The gas limit is the estimate plus 20% (Ganache's estimates run a few hundred gas short), but
+ *   never above the latest block's gas limit: a transaction asking for more than a block holds is
+ *   refused by every node and would never be mined. The chunks are sized so that their modelled
+ *   gas uses at most 80% of a block (src/node/settlementGas.ts), so the cap only trims the margin.
  * - A transaction not mined within `replaceAfterMs` is replaced: same nonce, gas price +25%,
  *   never above `maxGasPriceGwei`. A transaction of ours still pending at our first unmined nonce
  *   (sent before a restart, its hash forgotten) is replaced too, not queued behind.
@@ -46,6 +50,8 @@ export interface SettlementSubmitterOptions {
   readonly nowMs?: () => number;
 }
 
+/** Gas limit of a settlement transaction, in percent of its estimate (before the block cap). */
+const GAS_LIMIT_PERCENT = 120n;
 /** Gas price of a replacement transaction, in percent of the one it replaces. */
 const REPLACEMENT_PRICE_PERCENT = 125n;
 /** Most blocks per eth_getLogs call when looking for Settled events (providers cap ranges). */
@@ -65,6 +71,18 @@ export interface SettledOnChain {
   readonly txHashes: readonly Hash[];
   readonly firstBlock: number;
   readonly lastBlock: number;
+}
+
+/**
+ * The gas limit of a settlement transaction estimated at `estimate`: the estimate plus 20%, capped
+ * at `blockGasLimit` (when known); undefined when the estimate itself exceeds the block, which no
+ * gas limit can mend.
+ */
+export function settlementGasLimit(estimate: bigint, blockGasLimit: bigint | undefined): bigint | undefined {
+  const padded = (estimate * GAS_LIMIT_PERCENT) / 100n;
+  if (blockGasLimit === undefined) return padded;
+  if (estimate > blockGasLimit) return undefined;
+  return padded > blockGasLimit ? blockGasLimit : padded;
 }
 
 export class SettlementSubmitter {
@@ -187,12 +205,20 @@ export class SettlementSubmitter {
     return BigInt(this.#o.maxGasPriceGwei) * 1_000_000_000n;
   }
 
-  /** Sends one `settle` call; the estimate refuses a chunk the chain would revert (landed, out of order). */
+  /**
+   * Sends one `settle` call; the estimate refuses a chunk the chain would revert (landed, out of
+   * order). The gas limit is settlementGasLimit's; a chunk whose estimate exceeds a block is not
+   * sent (it could never be mined) but reported, and the caller retries on its next step.
+   */
   async #send(settlement: Settlement, signatures: readonly Hex[], nonce: number, gasPrice: bigint): Promise<string> {
     const data = this.#bridge.encodeFunctionData("settle", [settlementTuple(settlement), signatures]);
     const from = await this.#o.signer.getAddress();
-    const gas = await this.#o.provider.estimateGas({ from, to: this.#bridgeAddress, data });
-    const tx = await this.#o.signer.sendTransaction({ to: this.#bridgeAddress, data, nonce, gasPrice, gasLimit: (gas * 12n) / 10n, type: 0 });
+    const [gas, block] = await Promise.all([this.#o.provider.estimateGas({ from, to: this.#bridgeAddress, data }), this.#o.provider.getBlock("latest")]);
+    const gasLimit = settlementGasLimit(gas, block?.gasLimit);
+    if (gasLimit === undefined) {
+      throw new Error(`settlement chunk ${settlement.chunk} of epoch ${settlement.epoch} needs ${gas} gas, more than a block's ${block?.gasLimit}`);
+    }
+    const tx = await this.#o.signer.sendTransaction({ to: this.#bridgeAddress, data, nonce, gasPrice, gasLimit, type: 0 });
     return tx.hash;
   }
 }

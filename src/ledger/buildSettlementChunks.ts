@@ -2,7 +2,9 @@
 /**
  * Splits a sealed epoch's netting into settlement chunks (PROTOCOL.md §3), pure and deterministic.
  *
- * Rules every chunk meets: at most N items (deltas plus payouts); per token, the sum of its deltas
+ * Rules every chunk meets: at most N items (deltas plus payouts) and, when asked, at most K distinct
+ * tokens (the bridge's per-token bookkeeping grows with the tokens of a chunk: src/node/settlementGas.ts);
+ * per token, the sum of its deltas
  * plus the sum of its payouts is zero; all chunks carry the epoch's transfers root; together they
  * add up exactly to the epoch's deltas and payouts; zero deltas are left out.
  *
@@ -12,7 +14,9 @@
  * current debit to the current credit, adding -x to the debit's item and +x to the credit's item in
  * the current chunk (creating either item on its first step in the chunk). Every step is balanced,
  * so the chunk may close between any two steps and still conserve; it closes when the next step's
- * new items would exceed N. A fresh chunk's first step adds two items, hence N >= 2. A token's
+ * new items would exceed N, or when the next step would bring a (K+1)th token into it. Tokens are
+ * walked in order, so a chunk holds a run of consecutive tokens, and a token split by an item
+ * boundary goes on in the next chunk. A fresh chunk's first step adds two items, hence N >= 2. A token's
  * steps are at most (debits + credits - 1), since each exhausts at least one side.
  *
  * Why no chunk can drive an on-chain balance below zero, in any chunk order or item order:
@@ -70,6 +74,8 @@ interface ChunkDraft {
   readonly deltas: Piece[];
   readonly payouts: Piece[];
   items: number;
+  /** Distinct tokens with an item in the chunk. */
+  tokens: number;
 }
 
 function inconsistent(message: string, details: Record<string, unknown>): never {
@@ -130,12 +136,14 @@ function bySideOrder(a: Side, b: Side): number {
 
 /**
  * The settlement chunks of a sealed (or settled) epoch, each with at most `maxItemsPerChunk`
- * deltas plus payouts. An epoch with nothing to move still yields one empty chunk, because the
- * bridge advances `lastEpoch()` only on an epoch's last chunk. Throws INVALID_CHUNK_SIZE when
- * `maxItemsPerChunk` is not an integer >= 2, EPOCH_OPEN for an open epoch, AMOUNT_TOO_LARGE for a
- * delta outside int256, INTERNAL for netting that does not conserve.
+ * deltas plus payouts and, when `maxTokensPerChunk` is given, at most that many distinct tokens
+ * (without it, as many as fit the items: the chunking of settlement plans from before the token
+ * cap). An epoch with nothing to move still yields one empty chunk, because the bridge advances
+ * `lastEpoch()` only on an epoch's last chunk. Throws INVALID_CHUNK_SIZE when `maxItemsPerChunk`
+ * is not an integer >= 2 or `maxTokensPerChunk` not an integer >= 1, EPOCH_OPEN for an open epoch,
+ * AMOUNT_TOO_LARGE for a delta outside int256, INTERNAL for netting that does not conserve.
  */
-export function buildSettlementChunks(source: SettlementSource, maxItemsPerChunk: number): Settlement[] {
+export function buildSettlementChunks(source: SettlementSource, maxItemsPerChunk: number, maxTokensPerChunk?: number): Settlement[] {
   if (!Number.isSafeInteger(maxItemsPerChunk) || maxItemsPerChunk < 2) {
     throw new DeltaError(
       "INVALID_CHUNK_SIZE",
@@ -143,6 +151,10 @@ export function buildSettlementChunks(source: SettlementSource, maxItemsPerChunk
       { details: { maxItemsPerChunk } },
     );
   }
+  if (maxTokensPerChunk !== undefined && (!Number.isSafeInteger(maxTokensPerChunk) || maxTokensPerChunk < 1)) {
+    throw new DeltaError("INVALID_CHUNK_SIZE", "maxTokensPerChunk must be an integer of at least 1", { details: { maxTokensPerChunk } });
+  }
+  const maxTokens = maxTokensPerChunk ?? Number.MAX_SAFE_INTEGER;
   if (source.status === "open" || source.root === null) {
     throw new DeltaError("EPOCH_OPEN", `epoch ${source.epoch} is open; only a sealed epoch settles`);
   }
@@ -153,7 +165,7 @@ export function buildSettlementChunks(source: SettlementSource, maxItemsPerChunk
   const tokens = [...byToken.keys()].sort();
 
   const drafts: ChunkDraft[] = [];
-  let chunk: ChunkDraft = { deltas: [], payouts: [], items: 0 };
+  let chunk: ChunkDraft = { deltas: [], payouts: [], items: 0, tokens: 0 };
   for (const token of tokens) {
     const sides = byToken.get(token);
     if (sides === undefined) continue;
@@ -167,17 +179,24 @@ export function buildSettlementChunks(source: SettlementSource, maxItemsPerChunk
     // The current debit's and credit's items in the current chunk, null until their first step there.
     let debitPiece: Piece | null = null;
     let creditPiece: Piece | null = null;
+    // Whether this token has an item in the current chunk yet.
+    let inChunk = false;
     while (i < debits.length) {
       const debit = debits[i];
       const credit = credits[j];
       // Equal sums: while a debit is left, so is a credit.
       if (debit === undefined || credit === undefined) return inconsistent("debits outlast credits", { token });
       const newItems = (debitPiece === null ? 1 : 0) + (creditPiece === null ? 1 : 0);
-      if (chunk.items + newItems > maxItemsPerChunk) {
+      if (chunk.items + newItems > maxItemsPerChunk || (!inChunk && chunk.tokens >= maxTokens)) {
         drafts.push(chunk);
-        chunk = { deltas: [], payouts: [], items: 0 };
+        chunk = { deltas: [], payouts: [], items: 0, tokens: 0 };
         debitPiece = null;
         creditPiece = null;
+        inChunk = false;
+      }
+      if (!inChunk) {
+        chunk.tokens++;
+        inChunk = true;
       }
       const x = debitLeft < creditLeft ? debitLeft : creditLeft;
       if (debitPiece === null) {

@@ -21,6 +21,8 @@ export interface SignaturesEntry {
   readonly epoch: bigint;
   /** The chunk size the settlement was built with (every node rebuilds the same chunks from it). */
   readonly maxItems: number;
+  /** The token cap it was built with; absent in entries from before the cap (no cap). */
+  readonly maxTokens?: number;
   /** Per chunk, 65-byte signatures strictly ascending by signer. */
   readonly chunks: readonly (readonly Hex[])[];
 }
@@ -46,6 +48,8 @@ export interface SettlementPlanEntry {
   readonly type: "settlementPlan";
   readonly epoch: bigint;
   readonly maxItems: number;
+  /** Most distinct tokens per chunk (src/node/settlementGas.ts); absent in plans from before the cap (no cap). */
+  readonly maxTokens?: number;
 }
 
 /** Anything the node puts in the replicated log. */
@@ -62,10 +66,11 @@ const entrySchema = z.discriminatedUnion("type", [
     type: z.literal("signatures"),
     epoch: uint,
     maxItems: z.int().min(2).max(10_000),
+    maxTokens: z.int().min(1).max(10_000).optional(),
     chunks: z.array(z.array(z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex)).max(16)).min(1).max(100_000),
   }),
   z.strictObject({ type: z.literal("depositCursor"), nextBlock: z.int().min(0).max(Number.MAX_SAFE_INTEGER) }),
-  z.strictObject({ type: z.literal("settlementPlan"), epoch: uint, maxItems: z.int().min(2).max(10_000) }),
+  z.strictObject({ type: z.literal("settlementPlan"), epoch: uint, maxItems: z.int().min(2).max(10_000), maxTokens: z.int().min(1).max(10_000).optional() }),
   // Token count bounded so a hostile entry cannot make every replica build a huge map; the ledger
   // checks the rest (each token once, fees up to 2^256-1) and refuses the entry otherwise.
   z.strictObject({
@@ -151,13 +156,13 @@ export function encodeEntry(entry: NodeEntry): Uint8Array {
       json = { type: "settled", epoch: entry.epoch.toString(), txHashes: [...entry.txHashes] };
       break;
     case "signatures":
-      json = { type: "signatures", epoch: entry.epoch.toString(), maxItems: entry.maxItems, chunks: entry.chunks.map((c) => [...c]) };
+      json = { type: "signatures", epoch: entry.epoch.toString(), maxItems: entry.maxItems, ...(entry.maxTokens === undefined ? {} : { maxTokens: entry.maxTokens }), chunks: entry.chunks.map((c) => [...c]) };
       break;
     case "depositCursor":
       json = { type: "depositCursor", nextBlock: entry.nextBlock };
       break;
     case "settlementPlan":
-      json = { type: "settlementPlan", epoch: entry.epoch.toString(), maxItems: entry.maxItems };
+      json = { type: "settlementPlan", epoch: entry.epoch.toString(), maxItems: entry.maxItems, ...(entry.maxTokens === undefined ? {} : { maxTokens: entry.maxTokens }) };
       break;
     case "feePolicy":
       json = {

@@ -2,11 +2,13 @@
 /**
  * Settlement: a sealed epoch out to DeltaBridge (docs/settlement.md).
  *
- * 1. Plan and sign. The leader first commits the epoch's chunk size ("settlementPlan" entry; the
- *    first one for an epoch is final). Every node builds the sealed epoch's chunks from its own
- *    ledger at that size (the pure builder of src/ledger) and signs each chunk's EIP-712 digest
- *    with its validator key, at that size only: two different chunkings of one epoch never both
- *    carry signatures. A node never signs data it did not compute itself.
+ * 1. Plan and sign. The leader first commits the epoch's chunk limits, items and distinct tokens
+ *    per chunk, sized by the gas model so that every chunk fits well within a block
+ *    (settlementGas.ts; "settlementPlan" entry; the first one for an epoch is final). Every node
+ *    builds the sealed epoch's chunks from its own ledger with those limits (the pure builder of
+ *    src/ledger) and signs each chunk's EIP-712 digest with its validator key, with those limits
+ *    only: two different chunkings of one epoch never both carry signatures. A node never signs
+ *    data it did not compute itself.
  * 2. Gather. The leader asks the other members for their signatures over the authenticated
  *    transport (the replicated log's application messages), checks each against its own digests
  *    and the sender's validator address, and once it holds `threshold()` of them appends a
@@ -29,11 +31,7 @@ import { buildSettlementChunks, getEpochHeads, getEpochStatus, getEpochSummary, 
 import { hashSettlement, recoverSigner, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
 import type { NodeEntry, SettlementPlanEntry, SignaturesEntry } from "./entryCodec.ts";
-
-/** Gas budgeted per chunk item (a delta to an account new to the bridge costs about 24,000). */
-const GAS_PER_ITEM = 26_000n;
-/** Share of the chain's block gas limit a chunk may use. */
-const BLOCK_GAS_SHARE_PERCENT = 80n;
+import { chunkLimitsFor } from "./settlementGas.ts";
 /** How often the leader asks the members that have not answered for their signatures. */
 const ASK_EVERY_MS = 300;
 /** Signed settlements a node keeps ready to answer the leader with (a few epochs, sizes). */
@@ -56,25 +54,45 @@ export type { SignedSettlement };
 
 const uintString = z.string().regex(/^(0|[1-9][0-9]{0,19})$/).transform((s) => BigInt(s));
 const signatureHex = z.string().regex(/^0x[0-9a-f]{130}$/).transform((s) => s as Hex);
+const maxTokensField = z.int().min(1).max(10_000).optional();
 const AppMessageSchema = z.discriminatedUnion("t", [
-  z.strictObject({ t: z.literal("sigReq"), epoch: uintString, maxItems: z.int().min(2).max(10_000) }),
-  z.strictObject({ t: z.literal("sigs"), epoch: uintString, maxItems: z.int().min(2).max(10_000), signatures: z.array(signatureHex).min(1).max(100_000) }),
+  z.strictObject({ t: z.literal("sigReq"), epoch: uintString, maxItems: z.int().min(2).max(10_000), maxTokens: maxTokensField }),
+  z.strictObject({
+    t: z.literal("sigs"),
+    epoch: uintString,
+    maxItems: z.int().min(2).max(10_000),
+    maxTokens: maxTokensField,
+    signatures: z.array(signatureHex).min(1).max(100_000),
+  }),
 ]);
 
 /**
- * Items per chunk: the configured size, lowered so that a chunk of deltas to accounts new to the
- * bridge (the most expensive kind) uses at most 80% of a block's gas limit; never below 2.
+ * An epoch's committed chunk limits: `maxTokens` undefined for a plan from before the token cap
+ * (its chunks were built without one, and are rebuilt so).
  */
-export function chunkSizeFor(configured: number, blockGasLimit: bigint): number {
-  const fits = (blockGasLimit * BLOCK_GAS_SHARE_PERCENT) / 100n / GAS_PER_ITEM;
-  return Math.max(2, Math.min(configured, Number(fits)));
+export interface PlanLimits {
+  readonly maxItems: number;
+  readonly maxTokens: number | undefined;
 }
 
-/** The chunks of a sealed or settled epoch, or undefined while it is open or unknown. */
-export function settlementsOf(ledger: LedgerState, epoch: bigint, maxItems: number): Settlement[] | undefined {
+/** The chunks of a sealed or settled epoch with `limits`, or undefined while it is open or unknown. */
+export function settlementsOf(ledger: LedgerState, epoch: bigint, limits: PlanLimits): Settlement[] | undefined {
   const status = getEpochStatus(ledger, epoch);
   if (status === undefined || status.status === "open") return undefined;
-  return buildSettlementChunks(getEpochSummary(ledger, epoch)!, maxItems); // it exists: its status does
+  return buildSettlementChunks(getEpochSummary(ledger, epoch)!, limits.maxItems, limits.maxTokens); // it exists: its status does
+}
+
+/** `limits` as message or entry fields: `maxTokens` left out when there is none (plans from before the cap). */
+function limitsFields(limits: PlanLimits): { maxItems: number; maxTokens?: number } {
+  return limits.maxTokens === undefined ? { maxItems: limits.maxItems } : { maxItems: limits.maxItems, maxTokens: limits.maxTokens };
+}
+
+function sameLimits(a: PlanLimits | undefined, b: PlanLimits): boolean {
+  return a !== undefined && a.maxItems === b.maxItems && a.maxTokens === b.maxTokens;
+}
+
+function limitsText(limits: PlanLimits | undefined): string {
+  return limits === undefined ? "missing" : `${limits.maxItems} items, ${limits.maxTokens ?? "any"} tokens`;
 }
 
 function reason(error: unknown): string {
@@ -86,7 +104,7 @@ function reason(error: unknown): string {
 
 interface Collecting {
   readonly epoch: bigint;
-  readonly maxItems: number;
+  readonly limits: PlanLimits;
   readonly digests: readonly Hash[];
   /** Validator address (lowercase) to its signature per chunk. */
   readonly bySigner: Map<string, readonly Hex[]>;
@@ -109,11 +127,11 @@ export class Settler {
   readonly #selfId: string;
   /** Member transport id to its validator address (lowercase), and back. */
   readonly #addressById = new Map<string, string>();
-  /** Committed "settlementPlan" entries: each epoch's chunk size (the first entry wins). */
-  readonly #plans = new Map<bigint, number>();
+  /** Committed "settlementPlan" entries: each epoch's chunk limits (the first entry wins). */
+  readonly #plans = new Map<bigint, PlanLimits>();
   /** Committed "signatures" entries, checked, by epoch. */
   readonly #signed = new Map<bigint, SignedSettlement>();
-  /** This node's chunk digests and signatures, by `${epoch}:${maxItems}` (answers to the leader's requests). */
+  /** This node's chunk digests and signatures, by epoch and limits (answers to the leader's requests). */
   readonly #own = new Map<string, OwnSignatures>();
   #collecting: Collecting | undefined;
   #scanFrom: number;
@@ -173,11 +191,11 @@ export class Settler {
         this.#host.log.error({ epoch: entry.epoch.toString() }, "settlement plan for an epoch that is not sealed; ignored");
         return;
       }
-      this.#plans.set(entry.epoch, entry.maxItems);
+      this.#plans.set(entry.epoch, { maxItems: entry.maxItems, maxTokens: entry.maxTokens });
       return;
     }
     if (this.#signed.has(entry.epoch)) return;
-    const settlements = settlementsOf(this.#host.ledger, entry.epoch, entry.maxItems);
+    const settlements = settlementsOf(this.#host.ledger, entry.epoch, { maxItems: entry.maxItems, maxTokens: entry.maxTokens });
     const problem = this.#checkSignatures(entry, settlements);
     if (problem !== undefined || settlements === undefined) {
       this.#host.log.error({ epoch: entry.epoch.toString(), problem }, "signatures entry refused");
@@ -208,7 +226,8 @@ export class Settler {
   #checkSignatures(entry: SignaturesEntry, settlements: readonly Settlement[] | undefined): string | undefined {
     if (settlements === undefined) return "the epoch is not sealed";
     const plan = this.#plans.get(entry.epoch);
-    if (plan !== entry.maxItems) return `chunk size ${entry.maxItems}, but the epoch's plan is ${plan ?? "missing"}`;
+    const limits = { maxItems: entry.maxItems, maxTokens: entry.maxTokens };
+    if (!sameLimits(plan, limits)) return `chunk limits ${limitsText(limits)}, but the epoch's plan is ${limitsText(plan)}`;
     if (entry.chunks.length !== settlements.length) return `${entry.chunks.length} signature sets for ${settlements.length} chunks`;
     const members = new Set(this.#addressById.values());
     // The bridge requires more than half of its validators, which are the members: fewer can never land.
@@ -242,16 +261,17 @@ export class Settler {
       return;
     }
     const m = parsed.data;
+    const limits: PlanLimits = { maxItems: m.maxItems, maxTokens: m.maxTokens };
     if (m.t === "sigReq") {
-      // Only the committed plan's size: never a second chunking of the same epoch.
-      if (this.#plans.get(m.epoch) !== m.maxItems) return;
-      const own = this.#ownSignatures(m.epoch, m.maxItems);
-      if (own !== undefined) this.#host.sendApp(from, { t: "sigs", epoch: m.epoch.toString(), maxItems: m.maxItems, signatures: [...own.signatures] });
+      // Only the committed plan's limits: never a second chunking of the same epoch.
+      if (!sameLimits(this.#plans.get(m.epoch), limits)) return;
+      const own = this.#ownSignatures(m.epoch, limits);
+      if (own !== undefined) this.#host.sendApp(from, { t: "sigs", epoch: m.epoch.toString(), ...limitsFields(limits), signatures: [...own.signatures] });
       return;
     }
     const c = this.#collecting;
     const signer = this.#addressById.get(from);
-    if (c === undefined || signer === undefined || c.epoch !== m.epoch || c.maxItems !== m.maxItems || c.bySigner.has(signer)) return;
+    if (c === undefined || signer === undefined || c.epoch !== m.epoch || !sameLimits(c.limits, limits) || c.bySigner.has(signer)) return;
     if (m.signatures.length !== c.digests.length) return;
     for (let k = 0; k < c.digests.length; k++) {
       if (this.#signerOf(c.digests[k]!, m.signatures[k]!) !== signer) {
@@ -263,11 +283,11 @@ export class Settler {
   }
 
   /** This node's digests of and signatures over its own chunks of `epoch` (undefined while not sealed here). */
-  #ownSignatures(epoch: bigint, maxItems: number): OwnSignatures | undefined {
-    const key = `${epoch}:${maxItems}`;
+  #ownSignatures(epoch: bigint, limits: PlanLimits): OwnSignatures | undefined {
+    const key = `${epoch}:${limits.maxItems}:${limits.maxTokens ?? "-"}`;
     const cached = this.#own.get(key);
     if (cached !== undefined) return cached;
-    const settlements = settlementsOf(this.#host.ledger, epoch, maxItems);
+    const settlements = settlementsOf(this.#host.ledger, epoch, limits);
     if (settlements === undefined) return undefined;
     const digests = settlements.map((s) => hashSettlement(this.#host.domain, s));
     const own = { digests, signatures: digests.map((d) => this.#validator.signingKey.sign(d).serialized as Hex) };
@@ -320,23 +340,31 @@ export class Settler {
     return this.#submitter.step(signed, Number(nextChunk));
   }
 
-  /** Items per chunk for the chain as it is now (chunkSizeFor). */
-  async #chunkSize(): Promise<number> {
-    const configured = this.#host.config.settlement.maxItemsPerChunk;
+  /**
+   * The chunk limits of sealed `epoch` for the chain as it is now: sized by the gas model to the
+   * latest block's gas limit (settlementGas.ts). The block must be read: a guess could give chunks
+   * that never fit, and the plan, once committed, is final.
+   */
+  async #chunkLimits(epoch: bigint): Promise<PlanLimits> {
     const block = await this.#provider.getBlock("latest");
-    return block === null ? configured : chunkSizeFor(configured, block.gasLimit);
+    if (block === null) throw new Error("the chain has no latest block");
+    return chunkLimitsFor(getEpochSummary(this.#host.ledger, epoch)!, this.#host.config.settlement.maxItemsPerChunk, block.gasLimit); // sealed: it exists
   }
 
   async #gather(epoch: bigint): Promise<boolean> {
-    const maxItems = this.#plans.get(epoch);
-    if (maxItems === undefined) return this.#host.commit({ type: "settlementPlan", epoch, maxItems: await this.#chunkSize() });
+    const limits = this.#plans.get(epoch);
+    if (limits === undefined) {
+      const planned = await this.#chunkLimits(epoch);
+      this.#host.log.info({ epoch: epoch.toString(), ...planned }, "settlement plan proposed");
+      return this.#host.commit({ type: "settlementPlan", epoch, ...planned });
+    }
     let c = this.#collecting;
     if (c === undefined || c.epoch !== epoch) {
-      const own = this.#ownSignatures(epoch, maxItems);
+      const own = this.#ownSignatures(epoch, limits);
       if (own === undefined) return false;
-      c = { epoch, maxItems, digests: own.digests, bySigner: new Map([[this.#validator.address.toLowerCase(), own.signatures]]), askedAt: 0 };
+      c = { epoch, limits, digests: own.digests, bySigner: new Map([[this.#validator.address.toLowerCase(), own.signatures]]), askedAt: 0 };
       this.#collecting = c;
-      this.#host.log.info({ epoch: epoch.toString(), chunks: own.digests.length, maxItems }, "gathering settlement signatures");
+      this.#host.log.info({ epoch: epoch.toString(), chunks: own.digests.length, ...limitsFields(limits) }, "gathering settlement signatures");
     }
     // The bridge's threshold; a majority of the members (its minimum) while the chain cannot be read,
     // so the signed settlement is still gathered and served.
@@ -346,7 +374,7 @@ export class Settler {
       if (now - c.askedAt >= ASK_EVERY_MS) {
         c.askedAt = now;
         for (const [id, address] of this.#addressById) {
-          if (id !== this.#selfId && !c.bySigner.has(address)) this.#host.sendApp(id, { t: "sigReq", epoch: epoch.toString(), maxItems: c.maxItems });
+          if (id !== this.#selfId && !c.bySigner.has(address)) this.#host.sendApp(id, { t: "sigReq", epoch: epoch.toString(), ...limitsFields(c.limits) });
         }
       }
       return false;
@@ -355,7 +383,7 @@ export class Settler {
     const entry: SignaturesEntry = {
       type: "signatures",
       epoch,
-      maxItems: c.maxItems,
+      ...limitsFields(c.limits),
       chunks: c.digests.map((_, k) => signers.map((a) => c.bySigner.get(a)![k]!)),
     };
     return this.#host.commit(entry);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /**
  * The settler's checks that need no chain (src/node/settler.ts), over a real ledger and real
- * validator keys: the epoch's plan fixes its chunk size (a request for another size is not
- * signed); a "signatures" entry is kept only with a majority of members on every chunk, the same
- * signers on every chunk, ascending, at the planned size; a refused entry leaves room for a good
- * one; malformed application messages are dropped without a throw.
+ * validator keys: the epoch's plan fixes its chunk limits, items and tokens (a request for other
+ * limits is not signed; a plan from before the token cap still rebuilds its old chunks); a
+ * "signatures" entry is kept only with a majority of members on every chunk, the same signers on
+ * every chunk, ascending, at the planned limits; a refused entry leaves room for a good one;
+ * malformed application messages are dropped without a throw.
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
@@ -12,9 +13,9 @@ import { Wallet } from "ethers";
 import { applyEntry, createLedger } from "../../../src/ledger/index.ts";
 import { parseConfig } from "../../../src/node/config.ts";
 import type { NodeEntry, SignaturesEntry } from "../../../src/node/entryCodec.ts";
-import { chunkSizeFor, Settler, settlementsOf } from "../../../src/node/settler.ts";
+import { Settler, settlementsOf, type PlanLimits } from "../../../src/node/settler.ts";
 import { hashSettlement, type BridgeDomain, type Hex } from "../../../src/protocol/index.ts";
-import { accountAt, block, deposit, FEES, transfer } from "../ledger/fixtures.ts";
+import { accountAt, block, deposit, FEES, transfer, withdrawal } from "../ledger/fixtures.ts";
 
 // Hardhat's well-known development keys: never hold value.
 const KEYS = [
@@ -61,23 +62,28 @@ function settlerOn(ledger: ReturnType<typeof createLedger>) {
   return { settler, sent, committed, logs };
 }
 
-/** Signatures of `signers` over every chunk at `maxItems`, ascending by signer per chunk. */
-function signaturesEntry(ledger: ReturnType<typeof createLedger>, maxItems: number, signers: readonly Wallet[]): SignaturesEntry {
-  const ordered = [...signers].sort((a, b) => (a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1));
-  const chunks = settlementsOf(ledger, 1n, maxItems)!.map((s) => ordered.map((w) => w.signingKey.sign(hashSettlement(DOMAIN, s)).serialized as Hex));
-  return { type: "signatures", epoch: 1n, maxItems, chunks };
+/** Chunk limits of `maxItems` items and, when given, `maxTokens` tokens. */
+function lim(maxItems: number, maxTokens?: number): PlanLimits {
+  return { maxItems, maxTokens };
 }
 
-describe("settler: chunk size against the block gas limit", () => {
-  it("keeps the configured size when it fits 80% of the block at 26,000 gas per item, lowers it otherwise", () => {
-    assert.equal(chunkSizeFor(1_000, 30_000_000n), 923); // 24M / 26,000
-    assert.equal(chunkSizeFor(500, 30_000_000n), 500);
-    assert.equal(chunkSizeFor(1_000, 6_721_975n), 206); // Ganache's old default block gas limit
-    assert.equal(chunkSizeFor(1_000, 10_000n), 2, "never below 2 (a chunk's first step adds two items)");
-    // The worst measured case (24,058 gas per delta to new accounts, bench/results/gas.json) fits.
-    for (const limit of [6_721_975n, 15_000_000n, 30_000_000n, 60_000_000n]) assert.ok(BigInt(chunkSizeFor(10_000, limit)) * 24_058n <= limit);
-  });
-});
+/** Signatures of `signers` over every chunk at `limits`, ascending by signer per chunk. */
+function signaturesEntry(ledger: ReturnType<typeof createLedger>, limits: PlanLimits, signers: readonly Wallet[]): SignaturesEntry {
+  const ordered = [...signers].sort((a, b) => (a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1));
+  const chunks = settlementsOf(ledger, 1n, limits)!.map((s) => ordered.map((w) => w.signingKey.sign(hashSettlement(DOMAIN, s)).serialized as Hex));
+  return { type: "signatures", epoch: 1n, maxItems: limits.maxItems, ...(limits.maxTokens === undefined ? {} : { maxTokens: limits.maxTokens }), chunks };
+}
+
+/** A ledger whose epoch 1 is sealed with one account withdrawing 6 tokens: 6 debits and 6 payouts. */
+function sealedManyTokens() {
+  const ledger = createLedger({ feeRecipient: FEES });
+  const holder = accountAt(1);
+  const tokens = Array.from({ length: 6 }, (_, i) => accountAt(100 + i));
+  tokens.forEach((token, i) => applyEntry(ledger, deposit(BigInt(i), holder, 10n, token)));
+  applyEntry(ledger, block(tokens.map((token, i) => withdrawal(holder, 4n, BigInt(i), { token }))));
+  assert.equal(applyEntry(ledger, { type: "seal", epoch: 1n }).status, "sealed");
+  return ledger;
+}
 
 describe("settler: plan, signatures entry checks, hostile app messages", () => {
   const made: Settler[] = [];
@@ -92,7 +98,7 @@ describe("settler: plan, signatures entry checks, hostile app messages", () => {
     assert.equal(sent.length, 0);
     settler.apply({ type: "settlementPlan", epoch: 1n, maxItems: 4 });
     // Sizes 4 and 5 both give 3 chunks of these 10 deltas: only the planned one is signed.
-    assert.equal(settlementsOf(ledger, 1n, 4)!.length, settlementsOf(ledger, 1n, 5)!.length);
+    assert.equal(settlementsOf(ledger, 1n, lim(4))!.length, settlementsOf(ledger, 1n, lim(5))!.length);
     settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 5 });
     assert.equal(sent.length, 0, "another chunking of the same epoch is never signed");
     settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 4 });
@@ -111,24 +117,24 @@ describe("settler: plan, signatures entry checks, hostile app messages", () => {
     made.push(settler);
     settler.apply({ type: "settlementPlan", epoch: 1n, maxItems: 4 });
     // One signature per chunk: below a majority of 3, could never land; refused, not kept.
-    settler.apply(signaturesEntry(ledger, 4, validators.slice(0, 1)));
+    settler.apply(signaturesEntry(ledger, lim(4), validators.slice(0, 1)));
     assert.equal(settler.signed(1n), undefined);
     // No signatures at all.
-    settler.apply({ type: "signatures", epoch: 1n, maxItems: 4, chunks: settlementsOf(ledger, 1n, 4)!.map(() => []) });
+    settler.apply({ type: "signatures", epoch: 1n, maxItems: 4, chunks: settlementsOf(ledger, 1n, lim(4))!.map(() => []) });
     assert.equal(settler.signed(1n), undefined);
     // The wrong size (not the plan's).
-    settler.apply(signaturesEntry(ledger, 5, validators.slice(0, 2)));
+    settler.apply(signaturesEntry(ledger, lim(5), validators.slice(0, 2)));
     assert.equal(settler.signed(1n), undefined);
     // Different signer sets on different chunks.
-    const a = signaturesEntry(ledger, 4, [validators[0]!, validators[1]!]);
-    const b = signaturesEntry(ledger, 4, [validators[1]!, validators[2]!]);
+    const a = signaturesEntry(ledger, lim(4), [validators[0]!, validators[1]!]);
+    const b = signaturesEntry(ledger, lim(4), [validators[1]!, validators[2]!]);
     settler.apply({ ...a, chunks: [a.chunks[0]!, ...b.chunks.slice(1)] });
     assert.equal(settler.signed(1n), undefined);
     // Signers not ascending.
     settler.apply({ ...a, chunks: a.chunks.map((c) => [...c].reverse()) });
     assert.equal(settler.signed(1n), undefined);
     // A signature by someone who is not a member.
-    settler.apply(signaturesEntry(ledger, 4, [validators[0]!, Wallet.createRandom() as unknown as Wallet]));
+    settler.apply(signaturesEntry(ledger, lim(4), [validators[0]!, Wallet.createRandom() as unknown as Wallet]));
     assert.equal(settler.signed(1n), undefined);
     assert.ok(logs.filter((l) => l === "signatures entry refused").length >= 6);
     // A good entry after all those is kept.
@@ -137,12 +143,49 @@ describe("settler: plan, signatures entry checks, hostile app messages", () => {
     assert.deepEqual(settler.signed(1n)?.signatures, a.chunks);
   });
 
+  it("signs only at the planned token cap: the same item count with another cap, or none, is another chunking", () => {
+    const ledger = sealedManyTokens();
+    const { settler, sent } = settlerOn(ledger);
+    made.push(settler);
+    // 12 items in 6 tokens: a cap of 2 tokens gives 3 chunks, no cap 1 chunk, at 12 items.
+    assert.equal(settlementsOf(ledger, 1n, lim(12, 2))!.length, 3);
+    assert.equal(settlementsOf(ledger, 1n, lim(12))!.length, 1);
+    settler.apply({ type: "settlementPlan", epoch: 1n, maxItems: 12, maxTokens: 2 });
+    settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 12 });
+    settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 12, maxTokens: 3 });
+    assert.equal(sent.length, 0, "another token cap, or none, is never signed");
+    settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 12, maxTokens: 2 });
+    assert.equal(sent.length, 1);
+    assert.deepEqual({ ...sent[0]!.data, signatures: undefined }, { t: "sigs", epoch: "1", maxItems: 12, maxTokens: 2, signatures: undefined });
+    assert.equal((sent[0]!.data["signatures"] as string[]).length, 3);
+    // A signatures entry without the cap (or with another) is refused; one at the plan's is kept.
+    settler.apply(signaturesEntry(ledger, lim(12), validators.slice(0, 2)));
+    settler.apply(signaturesEntry(ledger, lim(12, 3), validators.slice(0, 2)));
+    assert.equal(settler.signed(1n), undefined);
+    settler.apply(signaturesEntry(ledger, lim(12, 2), validators.slice(0, 2)));
+    assert.equal(settler.signed(1n)?.settlements.length, 3);
+    for (const s of settler.signed(1n)!.settlements) assert.ok(new Set([...s.deltas, ...s.payouts].map((x) => x.token)).size <= 2);
+  });
+
+  it("a plan from before the token cap (no maxTokens) rebuilds the chunks it was signed over", () => {
+    const ledger = sealedManyTokens();
+    const { settler, sent } = settlerOn(ledger);
+    made.push(settler);
+    settler.apply({ type: "settlementPlan", epoch: 1n, maxItems: 12 });
+    settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 12, maxTokens: 2 });
+    assert.equal(sent.length, 0);
+    settler.onAppMessage(ids[1]!, { t: "sigReq", epoch: "1", maxItems: 12 });
+    assert.deepEqual(Object.keys(sent[0]!.data).sort(), ["epoch", "maxItems", "signatures", "t"], "no maxTokens field for an old plan");
+    settler.apply(signaturesEntry(ledger, lim(12), validators.slice(0, 2)));
+    assert.equal(settler.signed(1n)?.settlements.length, 1);
+  });
+
   it("drops malformed or hostile application messages without a throw", () => {
     const ledger = sealedLedger();
     const { settler, sent } = settlerOn(ledger);
     made.push(settler);
     settler.apply({ type: "settlementPlan", epoch: 1n, maxItems: 4 });
-    for (const data of [null, 7, "x", [], {}, { t: "sigReq" }, { t: "sigReq", epoch: 1, maxItems: 4 }, { t: "sigReq", epoch: "-1", maxItems: 4 }, { t: "sigReq", epoch: "1", maxItems: 1 }, { t: "sigs", epoch: "1", maxItems: 4, signatures: ["0x12"] }, { t: "sigs", epoch: "1", maxItems: 4, signatures: [`0x${"ab".repeat(65)}`], extra: 1 }, { t: "other" }]) {
+    for (const data of [null, 7, "x", [], {}, { t: "sigReq" }, { t: "sigReq", epoch: 1, maxItems: 4 }, { t: "sigReq", epoch: "-1", maxItems: 4 }, { t: "sigReq", epoch: "1", maxItems: 1 }, { t: "sigReq", epoch: "1", maxItems: 4, maxTokens: 0 }, { t: "sigReq", epoch: "1", maxItems: 4, maxTokens: "2" }, { t: "sigs", epoch: "1", maxItems: 4, signatures: ["0x12"] }, { t: "sigs", epoch: "1", maxItems: 4, signatures: [`0x${"ab".repeat(65)}`], extra: 1 }, { t: "other" }]) {
       assert.doesNotThrow(() => settler.onAppMessage(ids[1]!, data));
     }
     // From a non-member: a valid request is still ignored for non-planned sizes, and no throw.
