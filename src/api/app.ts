@@ -19,11 +19,14 @@ import {
   type ParseResult,
   type SignedTransfer,
   tryParseAdminSealRequest,
-  tryParseTransferBatchRequest,
+  tryParseTransferBatchEnvelope,
+  tryParseTransferBatchItem,
   tryParseTransferRequest,
   tryParseWithdrawalRequest,
 } from "../protocol/index.ts";
+import { ClientCounter, clientKey, DEFAULT_HTTP_LIMITS } from "./clientLimits.ts";
 import { answerForCode, toErrorAnswer } from "./errors.ts";
+import { DEFAULT_JSON_SHAPE_LIMITS, type JsonShapeLimits, parseBoundedJson, type Slicer, timeSlicer } from "./jsonBody.ts";
 import { createApiMetrics, type ApiMetrics } from "./metrics.ts";
 import type { BatchItemResult, CommittedView, NodeService } from "./nodeService.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
@@ -51,6 +54,33 @@ export interface ApiOptions {
   readonly metricsRegistry?: Registry;
   /** How long a GET with `?minIndex=` waits for this node to apply that index before 503 BEHIND; default 5,000 ms (PROTOCOL.md §2). */
   readonly minIndexWaitMs?: number;
+  /** Requests one client address may have in progress; past it, 429 TOO_MANY_REQUESTS (default 32). */
+  readonly maxRequestsPerAddress?: number;
+  /** Bounds on a JSON body's shape, checked before it is parsed (default DEFAULT_JSON_SHAPE_LIMITS). */
+  readonly jsonLimits?: JsonShapeLimits;
+}
+
+/**
+ * Work on one request runs at most this long before the event loop gets a turn (body parse, batch
+ * items): the loop also carries the consensus heartbeats, and PROTOCOL's goal is a 50 ms p99.
+ */
+export const SLICE_MS = 5;
+
+/** Batch items parsed between two looks at the clock. */
+const ITEMS_PER_CLOCK_READ = 16;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function newSlicer(): Slicer {
+  return timeSlicer(SLICE_MS, () => performance.now(), yieldToEventLoop);
+}
+
+/** The `charset` parameter of a Content-Type, lowercased, or undefined. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const match = contentType === undefined ? null : /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
+  return match?.[1]?.toLowerCase();
 }
 
 /** PROTOCOL.md §2: a GET with ?minIndex= waits this long at most, then answers 503 BEHIND. */
@@ -169,14 +199,35 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
     throw new DeltaError("INVALID_CONFIG", "maxBodyBytes must be a positive integer", { details: { maxBodyBytes } });
   }
+  const maxRequestsPerAddress = options.maxRequestsPerAddress ?? DEFAULT_HTTP_LIMITS.maxRequestsPerAddress;
+  if (!Number.isSafeInteger(maxRequestsPerAddress) || maxRequestsPerAddress <= 0) {
+    throw new DeltaError("INVALID_CONFIG", "maxRequestsPerAddress must be a positive integer", { details: { maxRequestsPerAddress } });
+  }
+  const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_SHAPE_LIMITS;
   const metrics = createApiMetrics(options.metricsRegistry);
   const openApi = buildOpenApiDocument();
-  const json = express.json({
-    limit: maxBodyBytes,
-    type: "application/json",
-    strict: true,
-  });
-  const writeBody = [requireJson(false), json];
+  // The body is read as text and parsed by parseBoundedJson: its shape is bounded before any
+  // parse, and big bodies are parsed in slices (jsonBody.ts). express.json parsed it in one call.
+  const readText = express.text({ limit: maxBodyBytes, type: "application/json", defaultCharset: "utf-8" });
+  const json = [
+    (req: Request, _res: Response, next: NextFunction): void => {
+      // RFC 8259 §8.1: JSON is UTF-8 (body-parser's json() took any utf-* charset; so do we).
+      const charset = charsetOf(req.get("content-type"));
+      if (charset !== undefined && !charset.startsWith("utf-")) {
+        throw new DeltaError("UNSUPPORTED_MEDIA_TYPE", "unsupported charset; send Content-Type: application/json (UTF-8)");
+      }
+      next();
+    },
+    readText,
+    async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
+      // express.text leaves req.body undefined when the request has no body at all.
+      const text: unknown = req.body;
+      if (typeof text === "string") req.body = await parseBoundedJson(text, { limits: jsonLimits, slicer: newSlicer() });
+      next();
+    },
+  ];
+  const writeBody = [requireJson(false), ...json];
+  const requestsHeld = new ClientCounter(maxRequestsPerAddress);
   const admin = requireAdmin(options.adminToken, log);
 
   const app = express();
@@ -204,6 +255,20 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
       if (!this.headersSent) this.setHeader(APPLIED_INDEX_HEADER, String(service.appliedIndex()));
       return writeHead.apply(this, args);
     } as typeof writeHead;
+    next();
+  });
+
+  // At most maxRequestsPerAddress requests in progress per client address, counted before any body
+  // is read: past it the request is answered 429 at once, which costs the node next to nothing.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const key = clientKey(req.socket.remoteAddress);
+    if (!requestsHeld.tryAcquire(key)) {
+      throw new DeltaError("TOO_MANY_REQUESTS", `this address already has ${maxRequestsPerAddress} requests in progress on this node; wait for their answers`, {
+        details: { retryAfterSec: 1 },
+      });
+    }
+    // "close" fires once the answer is sent or the client went away, whichever comes first.
+    res.once("close", () => requestsHeld.release(key));
     next();
   });
 
@@ -268,7 +333,18 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
   });
 
   app.post("/v1/transfers/batch", routeTag("/v1/transfers/batch"), ...writeBody, async (req: Request, res: Response) => {
-    const items = unwrap(tryParseTransferBatchRequest(req.body));
+    // 10,000 items take 80-200 ms to parse on this machine: in slices, so the event loop (and the
+    // consensus heartbeats on it) gets a turn every SLICE_MS.
+    const envelope = unwrap(tryParseTransferBatchEnvelope(req.body));
+    const items: ParseResult<SignedTransfer>[] = [];
+    const slicer = newSlicer();
+    for (let i = 0; i < envelope.length; i++) {
+      items.push(tryParseTransferBatchItem(envelope[i], i));
+      if (i % ITEMS_PER_CLOCK_READ === ITEMS_PER_CLOCK_READ - 1) {
+        const pause = slicer.pause();
+        if (pause !== undefined) await pause;
+      }
+    }
     const valid: SignedTransfer[] = [];
     for (const item of items) if (item.ok) valid.push(item.value);
     // PROTOCOL.md §2: invalid items are answered in place; the valid ones go to the service together.
@@ -337,7 +413,7 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     res.json(view);
   });
 
-  app.post("/v1/admin/seal", routeTag("/v1/admin/seal"), admin, requireJson(true), json, async (req: Request, res: Response) => {
+  app.post("/v1/admin/seal", routeTag("/v1/admin/seal"), admin, requireJson(true), ...json, async (req: Request, res: Response) => {
     unwrap(tryParseAdminSealRequest(req.body));
     const { epoch } = await service.seal();
     log.info({ epoch }, epoch === null ? "seal requested; open epoch empty" : "epoch sealed by admin request");

@@ -49,6 +49,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DEADLINE_EXPIRED: 422,
   TOKEN_NOT_ACCEPTED: 422,
   FEE_TOO_LOW: 422,
+  // 429: this client address has too many requests in progress; the answer carries Retry-After.
+  TOO_MANY_REQUESTS: 429,
   // 503: no leader reachable; the answer carries Retry-After.
   NO_LEADER: 503,
   BEHIND: 503,
@@ -157,6 +159,10 @@ export function toErrorAnswer(err: unknown, limitBytes: number): ErrorAnswer {
   }
   if (delta.code === "NO_LEADER" || delta.code === "BEHIND" || delta.code === "MEMPOOL_FULL") {
     // PROTOCOL.md §2: 503 means retry later; Retry-After says when (RFC 9110 §10.2.3, seconds).
+    return { ...answer, headers: { "Retry-After": String(retryAfterOf(delta)) } };
+  }
+  if (delta.code === "TOO_MANY_REQUESTS") {
+    // RFC 6585 §4: a 429 may say when to come back.
     return { ...answer, headers: { "Retry-After": String(retryAfterOf(delta)) } };
   }
   return answer;

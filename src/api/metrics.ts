@@ -5,6 +5,7 @@
  * log indexes, mempool size) are read from `NodeService.metrics()` on each scrape; request,
  * refusal and commit counts are counted as the API answers.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { NodeMetrics } from "./nodeService.ts";
 
@@ -38,6 +39,7 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
   const commitIndex = new Gauge({ name: "delta_node_commit_index", help: "Highest log index known committed", registers });
   const appliedIndex = new Gauge({ name: "delta_node_applied_index", help: "Highest log index applied to the ledger", registers });
   const mempoolSize = new Gauge({ name: "delta_mempool_size", help: "Messages waiting in the mempool", registers });
+  registerEventLoopDelay(registers);
   return {
     registry,
     requests: new Counter({
@@ -64,4 +66,35 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
       mempoolSize.set(node.mempoolSize);
     },
   };
+}
+
+/** Resolution of the event-loop delay monitor, ms: a stall shorter than this may go unseen. */
+const EVENT_LOOP_RESOLUTION_MS = 5;
+
+/**
+ * `delta_event_loop_delay_max_seconds` and `delta_event_loop_delay_p99_seconds`: how late the
+ * event loop ran since the previous scrape (perf_hooks monitorEventLoopDelay, reset on every
+ * scrape), so a stall shows in the scrape that follows it. The one event loop carries the
+ * consensus heartbeats too: a stall of an election timeout costs the leader its term. The monitor
+ * samples every 5 ms with a timer that keeps no process alive.
+ */
+function registerEventLoopDelay(registers: Registry[]): void {
+  const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  delay.enable();
+  // Registered first, so its collect (which reads both figures and resets) runs before p99 is read.
+  const p99 = new Gauge({ name: "delta_event_loop_delay_p99_seconds", help: "99th percentile of the event-loop delay since the previous scrape, seconds", registers: [] });
+  new Gauge({
+    name: "delta_event_loop_delay_max_seconds",
+    help: "Longest event-loop delay since the previous scrape, seconds (monitorEventLoopDelay, 5 ms resolution)",
+    registers,
+    collect() {
+      // The monitor records the time between its samples: less the period, what is left is the delay.
+      const late = (ns: number): number => Math.max(0, ns / 1e9 - EVENT_LOOP_RESOLUTION_MS / 1000);
+      const seen = delay.count > 0;
+      this.set(seen ? late(delay.max) : 0);
+      p99.set(seen ? late(delay.percentile(99)) : 0);
+      delay.reset();
+    },
+  });
+  for (const registry of registers) registry.registerMetric(p99);
 }
