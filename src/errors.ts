@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   "DEADLINE_EXPIRED",
   "DUPLICATE",
   "DUPLICATE_DEPOSIT",
+  /** A depositId seen again with other contents than it was credited with: never credited; stops deposits (docs/operations.md). */
+  "DEPOSIT_CONFLICT",
   "EPOCH_OPEN",
   "EPOCH_NOT_SEALED",
   "WRONG_STATE",

@@ -22,5 +22,14 @@ export { settlementTuple } from "./settlementCall.ts";
 export { chainProvider, RPC_TIMEOUT_MS } from "./provider.ts";
 /** Sends a signed epoch's chunks in order (replacing stuck transactions) and finds their Settled events; the node's leader and scripts/settle.ts share it. */
 export { SettlementSubmitter, type SettledOnChain, type SettlementSubmitterOptions, type SignedSettlement, type SubmitterLogger } from "./settlementSubmitter.ts";
-/** The leader's deposit watcher: Deposited events after the confirmations, proposed as log entries, with a durable cursor. */
-export { DepositWatcher, type ChainLogger } from "./depositWatcher.ts";
+/** The leader's deposit watcher: Deposited events at the configured finality, checked against the bridge's nextDepositId and the ledger's contents, proposed as log entries, with a durable cursor. */
+export {
+  DepositWatcher,
+  HALT_RECHECK_MS,
+  type ChainLogger,
+  type DecidedDeposit,
+  type DepositFinality,
+  type DepositLedger,
+  type DepositWatcherChain,
+  type DepositWatcherMetrics,
+} from "./depositWatcher.ts";

@@ -90,6 +90,8 @@ export interface DevnetNodesOptions {
    * with the signal's reason, so a caller that gives up mid-start leaves no process behind.
    */
   readonly signal?: AbortSignal;
+  /** When deposits are credited (node config `chain.finality`; default: 1 confirmation, as Ganache never reorganises by itself). */
+  readonly finality?: "finalized" | { readonly confirmations: number };
   /** Blocks (node config `block`; default: every 5 ms, at most 2,000 messages). */
   readonly block?: { readonly intervalMs?: number; readonly maxMessages?: number };
   /** The leader's mempool limits (node config `mempool`; default: the config's). */
@@ -201,7 +203,8 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
       members,
       adminToken: options.adminToken,
       feeRecipient: options.feeRecipient,
-      chain: { rpcUrl: options.rpcUrl, chainId: options.chainId, bridge: options.bridge, confirmations: 1, pollMs: 200, fromBlock: 0 },
+      // Ganache never reorganises by itself, and its `finalized` tag is just its latest block: 1 confirmation.
+      chain: { rpcUrl: options.rpcUrl, chainId: options.chainId, bridge: options.bridge, confirmations: 1, finality: options.finality ?? { confirmations: 1 }, pollMs: 200, fromBlock: 0 },
       block: { intervalMs: 5, maxMessages: 2_000, ...options.block },
       ...(options.mempool === undefined ? {} : { mempool: options.mempool }),
       epoch: { intervalMs: 30_000, maxMessages: 10_000, ...options.epoch },

@@ -5,7 +5,8 @@
  * replica: no clock, no randomness, no iteration over anything unordered that reaches the result.
  *
  * Refusals are values (STYLE.md: expected outcomes are values): a refused message, deposit, seal
- * or settlement is reported with its code and changes nothing. Each handler below checks
+ * or settlement is reported with its code and changes nothing (save that a deposit id refused
+ * for good, or seen again with other contents, is remembered as such). Each handler below checks
  * everything first and only then writes, so a refusal can never leave a half-applied message.
  * Throws happen only on a broken invariant (a bug), with code INTERNAL.
  *
@@ -28,12 +29,14 @@ import type {
 } from "./entry.ts";
 import {
   collectNetting,
+  findDeposit,
   findEpoch,
   indexShard,
   isAddressKey,
   isHash,
   newEpoch,
   openEpochOf,
+  recordDeposit,
   toKey,
   ZERO_ADDRESS,
   type AccountRecord,
@@ -66,6 +69,7 @@ export const LEDGER_REJECT_CODES = [
   "WRONG_STATE",
   "TOKEN_NOT_ACCEPTED",
   "FEE_TOO_LOW",
+  "DEPOSIT_CONFLICT",
 ] as const satisfies readonly ErrorCode[];
 
 /** A code a ledger refusal can carry. */
@@ -104,7 +108,7 @@ export interface BlockResult {
   readonly rejected: number;
 }
 
-/** A deposit credited, or refused (a duplicate id, a malformed field). */
+/** A deposit credited, or refused (a duplicate id, the same id with other contents, a malformed field). */
 export type DepositResult =
   | { readonly type: "deposit"; readonly depositId: bigint; readonly status: "credited" }
   | ({ readonly type: "deposit"; readonly depositId: bigint } & Rejection);
@@ -391,10 +395,6 @@ function applyBlock(state: LedgerState, entry: BlockEntry): BlockResult {
   return { type: "block", results, committed, rejected: results.length - committed };
 }
 
-function isDepositCredited(state: LedgerState, id: bigint): boolean {
-  return id < state.deposits.nextId || state.deposits.above.has(id);
-}
-
 /**
  * The most the ledger credits of one token over its lifetime: 2^192 - 1 (about 6e57; no real token
  * comes near). Why a bound: every settlement figure is then far inside the bridge's int256/uint256
@@ -427,10 +427,29 @@ function applyDeposit(state: LedgerState, entry: DepositEntry): DepositResult {
   }
   // PROTOCOL.md §3: the bridge refuses deposits of 0, so one here is a watcher bug.
   if (amount <= 0n) return { ...head, ...reject(amount === 0n ? "AMOUNT_ZERO" : "INVALID_AMOUNT", "amount must be greater than 0") };
-  if (isDepositCredited(state, depositId)) {
-    return { ...head, ...reject("DUPLICATE_DEPOSIT", `deposit ${depositId} is already credited`) };
+  const decided = findDeposit(state, depositId);
+  if (decided !== undefined) {
+    if (decided.account === accountKey && decided.token === tokenKey && decided.amount === amount) {
+      return { ...head, ...reject("DUPLICATE_DEPOSIT", `deposit ${depositId} is already ${decided.credited ? "credited" : "refused"}`) };
+    }
+    // The same id with other contents: the chain this came from is not the one the id was decided
+    // on (a reorganisation after the credit, or a lying RPC). Crediting either version could be
+    // wrong, so nothing is credited; the conflict is remembered (first other contents), which
+    // stops the deposit watcher of every leader until an operator looks (docs/operations.md).
+    if (!state.deposits.conflicts.has(depositId)) {
+      state.deposits.conflicts.set(depositId, { account: accountKey, token: tokenKey, amount, credited: false });
+    }
+    return {
+      ...head,
+      ...reject(
+        "DEPOSIT_CONFLICT",
+        `deposit ${depositId} was decided as ${decided.amount} of ${decided.token} for ${decided.account}, now seen as ${amount} of ${tokenKey} for ${accountKey}`,
+      ),
+    };
   }
   if ((totals?.deposited ?? 0n) + amount > MAX_TOKEN_DEPOSITS) {
+    // Decided for good: the id is remembered (a later copy is a duplicate, other contents a conflict).
+    recordDeposit(state, depositId, { account: accountKey, token: tokenKey, amount, credited: false });
     return {
       ...head,
       ...reject("AMOUNT_TOO_LARGE", `deposits of token ${tokenKey} would exceed 2^192-1 in all, the most the ledger can settle`),
@@ -446,13 +465,7 @@ function applyDeposit(state: LedgerState, entry: DepositEntry): DepositResult {
   }
   holdingOf(holder, tokenTotals.token).balance += amount;
   tokenTotals.deposited += amount;
-  const credited = state.deposits;
-  if (depositId === credited.nextId) {
-    credited.nextId++;
-    while (credited.above.delete(credited.nextId)) credited.nextId++;
-  } else {
-    credited.above.add(depositId);
-  }
+  recordDeposit(state, depositId, { account: holder.address, token: tokenTotals.token, amount, credited: true });
   return { ...head, status: "credited" };
 }
 

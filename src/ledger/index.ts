@@ -72,6 +72,11 @@ export { getTokenTotals } from "./queries.ts";
 /** `{ hash, epoch, leaf, root, proof }` of a message; throws NOT_FOUND, or EPOCH_OPEN before its epoch is sealed. */
 export { getMessageProof } from "./queries.ts";
 
+/** A decided deposit id's contents. */
+export type { DepositView } from "./depositQueries.ts";
+/** How a deposit id was decided (undefined: not yet), the lowest undecided id, the conflicts recorded. */
+export { getDeposit, getDepositConflicts, getFirstUndecidedDeposit } from "./depositQueries.ts";
+
 /** What a settlement is built from: a sealed epoch's summary. */
 export type { SettlementSource } from "./buildSettlementChunks.ts";
 /** Conserving chunks of at most N items; throws INVALID_CHUNK_SIZE (N < 2), EPOCH_OPEN, AMOUNT_TOO_LARGE. */

@@ -97,10 +97,31 @@ export interface FeeRule {
   readonly newAccountFee: bigint;
 }
 
-/** Deposit ids credited so far: every id below `nextId`, plus the ids in `above` (all greater than `nextId`). */
+/** What a deposit id carried when the ledger decided it (lowercase addresses, wei). */
+export interface DepositRecord {
+  readonly account: Address;
+  readonly token: Address;
+  readonly amount: bigint;
+  /** True when credited; false when refused for good (AMOUNT_TOO_LARGE: the id is decided, nothing changed). */
+  readonly credited: boolean;
+}
+
+/**
+ * Deposit ids decided so far (credited, or refused for good): every id below `nextId`, plus the ids
+ * in `above` (all greater than `nextId`), each with the contents it was decided with, so that the
+ * same id seen again with other contents (a chain reorganisation, a lying RPC) is told apart from
+ * a harmless repeat on every replica (docs/ledger.md "Deposits").
+ */
 export interface CreditedDeposits {
   nextId: bigint;
   readonly above: Set<bigint>;
+  /** Contents by id, in 16 maps by `id mod 16` (one V8 Map holds at most 2^24 entries). */
+  readonly records: readonly Map<bigint, DepositRecord>[];
+  /**
+   * Ids seen again with other contents than they were decided with, and those first other
+   * contents (credited false). Any entry here stops the cluster's deposit watcher for good.
+   */
+  readonly conflicts: Map<bigint, DepositRecord>;
 }
 
 /**
@@ -162,7 +183,7 @@ export function createLedger(params: LedgerParams): LedgerState {
     tokens: new Map(),
     epochs: [newEpoch(1n)],
     settledCount: 0,
-    deposits: { nextId: 0n, above: new Set() },
+    deposits: { nextId: 0n, above: new Set(), records: Array.from({ length: 16 }, () => new Map<bigint, DepositRecord>()), conflicts: new Map() },
     messageIndex: Array.from({ length: 16 }, () => new Map<Hash, CommittedMessage>()),
     feePolicy: null,
   };
@@ -197,6 +218,30 @@ export function indexShard(state: LedgerState, hash: Hash): Map<Hash, CommittedM
 export function findMessage(state: LedgerState, hash: string): CommittedMessage | undefined {
   const key = hash.toLowerCase();
   return isHash(key) ? indexShard(state, key).get(key) : undefined;
+}
+
+/** The shard of `deposits.records` for a non-negative deposit id. */
+export function depositShard(state: LedgerState, id: bigint): Map<bigint, DepositRecord> {
+  const shard = state.deposits.records[Number(id & 15n)];
+  if (shard === undefined) throw new DeltaError("INTERNAL", "deposit shard out of range", { details: { id: id.toString() } });
+  return shard;
+}
+
+/** The contents deposit `id` was decided with (credited or refused for good), if it was. */
+export function findDeposit(state: LedgerState, id: bigint): DepositRecord | undefined {
+  return id < 0n ? undefined : depositShard(state, id).get(id);
+}
+
+/** Marks `id` decided with `record`, keeping `nextId` the lowest undecided id. */
+export function recordDeposit(state: LedgerState, id: bigint, record: DepositRecord): void {
+  depositShard(state, id).set(id, record);
+  const decided = state.deposits;
+  if (id === decided.nextId) {
+    decided.nextId++;
+    while (decided.above.delete(decided.nextId)) decided.nextId++;
+  } else {
+    decided.above.add(id);
+  }
 }
 
 /** The epoch with this number, if it exists. */

@@ -20,11 +20,14 @@ import {
   collectNetting,
   compareAccountToken,
   createLedger,
+  findDeposit,
   indexShard,
   newEpoch,
+  recordDeposit,
   ZERO_ADDRESS,
   type AccountRecord,
   type CommittedMessage,
+  type DepositRecord,
   type EpochRecord,
   type EpochStatus,
   type Holding,
@@ -35,10 +38,19 @@ import { checkFeePolicyEntry, policyOfEntry } from "./feePolicy.ts";
 import { buildMerkleTree, getMerkleRoot } from "./merkleTree.ts";
 
 /** Format tag of this snapshot layout; a new layout gets a new tag. */
-export const SNAPSHOT_FORMAT = "delta-ledger-snapshot/1";
+export const SNAPSHOT_FORMAT = "delta-ledger-snapshot/2";
 
 /** An amount (or nonce, id, epoch) as a canonical decimal string: digits, no leading zero. */
 export type DecimalString = string;
+
+/** A decided deposit id and the contents it was decided with (a conflict's: its other contents, credited false). */
+export interface SnapshotDeposit {
+  readonly id: DecimalString;
+  readonly account: Address;
+  readonly token: Address;
+  readonly amount: DecimalString;
+  readonly credited: boolean;
+}
 
 /** A transfer as stored in a snapshot. */
 export interface SnapshotTransfer {
@@ -93,8 +105,11 @@ export interface SnapshotFeeRule {
 export interface LedgerSnapshot {
   readonly format: typeof SNAPSHOT_FORMAT;
   readonly feeRecipient: Address;
-  /** Credited deposit ids: all below `nextId`, plus `above` (ascending, each greater than `nextId`). */
-  readonly deposits: { readonly nextId: DecimalString; readonly above: readonly DecimalString[] };
+  /**
+   * Every decided deposit id with its contents (ascending by id; the ledger's `nextId` and `above`
+   * follow from the ids), and the ids seen again with other contents (ascending, each decided).
+   */
+  readonly deposits: { readonly decided: readonly SnapshotDeposit[]; readonly conflicts: readonly SnapshotDeposit[] };
   readonly tokens: readonly { readonly token: Address; readonly deposited: DecimalString; readonly withdrawn: DecimalString }[];
   readonly accounts: readonly {
     readonly address: Address;
@@ -124,10 +139,12 @@ const unsignedSchema = z.string().regex(UNSIGNED, "expected a canonical unsigned
 const signedSchema = z.string().regex(SIGNED, "expected a canonical signed decimal string");
 const amountSchema = (amount: z.ZodString) => z.strictObject({ account: addressSchema, token: addressSchema, amount });
 
+const depositSchema = z.strictObject({ id: unsignedSchema, account: addressSchema, token: addressSchema, amount: unsignedSchema, credited: z.boolean() });
+
 const snapshotSchema = z.strictObject({
   format: z.literal(SNAPSHOT_FORMAT),
   feeRecipient: addressSchema,
-  deposits: z.strictObject({ nextId: unsignedSchema, above: z.array(unsignedSchema) }),
+  deposits: z.strictObject({ decided: z.array(depositSchema), conflicts: z.array(depositSchema) }),
   tokens: z.array(z.strictObject({ token: addressSchema, deposited: unsignedSchema, withdrawn: unsignedSchema })),
   accounts: z.array(
     z.strictObject({
@@ -189,7 +206,16 @@ function byString(a: string, b: string): number {
 
 /** The canonical snapshot of the whole state. */
 export function takeSnapshot(state: LedgerState): LedgerSnapshot {
-  const above = [...state.deposits.above].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((id) => id.toString());
+  const byId = (a: readonly [bigint, unknown], b: readonly [bigint, unknown]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  const depositOf = ([id, r]: readonly [bigint, DepositRecord]): SnapshotDeposit => ({
+    id: id.toString(),
+    account: r.account,
+    token: r.token,
+    amount: r.amount.toString(),
+    credited: r.credited,
+  });
+  const decided = state.deposits.records.flatMap((shard) => [...shard]).sort(byId).map(depositOf);
+  const conflicts = [...state.deposits.conflicts].sort(byId).map(depositOf);
   const tokens = [...state.tokens.values()]
     .sort((a, b) => byString(a.token, b.token))
     .map((t) => ({ token: t.token, deposited: t.deposited.toString(), withdrawn: t.withdrawn.toString() }));
@@ -240,7 +266,7 @@ export function takeSnapshot(state: LedgerState): LedgerSnapshot {
   const snapshot: LedgerSnapshot = {
     format: SNAPSHOT_FORMAT,
     feeRecipient: state.feeRecipient,
-    deposits: { nextId: state.deposits.nextId.toString(), above },
+    deposits: { decided, conflicts },
     tokens,
     accounts,
     epochs,
@@ -317,16 +343,34 @@ export function restoreLedger(params: LedgerParams, snapshot: LedgerSnapshot): L
     corrupt("it was taken with another fee recipient", { snapshot: snapshot.feeRecipient, params: state.feeRecipient });
   }
 
-  // Deposits: canonical only when `nextId` is the lowest uncredited id, so every id in `above` exceeds it.
-  const nextId = BigInt(snapshot.deposits.nextId);
-  let previous = nextId;
-  for (const text of snapshot.deposits.above) {
-    const id = BigInt(text);
-    if (id <= previous) corrupt("deposit ids above nextId must be ascending and greater than nextId", { id: text });
-    state.deposits.above.add(id);
+  // Deposits: decided ids ascending; the credited ones add up to each token's deposited total
+  // (checked with the tokens below); conflicts name decided ids with other contents.
+  const creditedByToken = new Map<Address, bigint>();
+  let previous = -1n;
+  for (const d of snapshot.deposits.decided) {
+    const id = BigInt(d.id);
+    if (id <= previous) corrupt("decided deposit ids must be strictly ascending", { id: d.id });
     previous = id;
+    const amount = BigInt(d.amount);
+    if (amount === 0n) corrupt("a deposit of 0 is decided", { id: d.id });
+    if (d.credited) {
+      if (d.account === ZERO_ADDRESS) corrupt("a deposit is credited to the zero address", { id: d.id });
+      creditedByToken.set(d.token, (creditedByToken.get(d.token) ?? 0n) + amount);
+    }
+    recordDeposit(state, id, { account: d.account, token: d.token, amount, credited: d.credited });
   }
-  state.deposits.nextId = nextId;
+  previous = -1n;
+  for (const c of snapshot.deposits.conflicts) {
+    const id = BigInt(c.id);
+    if (id <= previous) corrupt("conflicting deposit ids must be strictly ascending", { id: c.id });
+    previous = id;
+    const amount = BigInt(c.amount);
+    const decided = findDeposit(state, id);
+    if (c.credited || decided === undefined || (decided.account === c.account && decided.token === c.token && decided.amount === amount)) {
+      corrupt("a deposit conflict must name a decided id with other contents, not credited", { id: c.id });
+    }
+    state.deposits.conflicts.set(id, { account: c.account, token: c.token, amount, credited: false });
+  }
 
   // Tokens, then accounts and their balances, whose sum per token must match the token's totals.
   assertAscending(
@@ -338,9 +382,12 @@ export function restoreLedger(params: LedgerParams, snapshot: LedgerSnapshot): L
     const deposited = BigInt(t.deposited);
     const withdrawn = BigInt(t.withdrawn);
     if (withdrawn > deposited) corrupt("a token has more withdrawn than deposited", { token: t.token });
+    if ((creditedByToken.get(t.token) ?? 0n) !== deposited) corrupt("a token's deposited total differs from its credited deposits", { token: t.token });
+    creditedByToken.delete(t.token);
     state.tokens.set(t.token, { token: t.token, deposited, withdrawn });
     remaining.set(t.token, deposited - withdrawn);
   }
+  if (creditedByToken.size > 0) corrupt("a deposit is credited in a token the snapshot does not list");
   assertAscending(
     snapshot.accounts.map((a) => a.address),
     "accounts",
@@ -360,6 +407,9 @@ export function restoreLedger(params: LedgerParams, snapshot: LedgerSnapshot): L
       account.holdings.set(b.token, { balance, delta: 0n, payout: 0n, epochIndex: -1 });
     }
     state.accounts.set(a.address, account);
+  }
+  for (const d of snapshot.deposits.decided) {
+    if (d.credited && !state.accounts.has(d.account)) corrupt("a deposit is credited to an account the snapshot does not hold", { id: d.id });
   }
   for (const [token, left] of remaining) {
     if (left !== 0n) corrupt("a token's balances do not add up to deposited minus withdrawn", { token, difference: left.toString() });

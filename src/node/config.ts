@@ -61,8 +61,14 @@ export const ConfigSchema = z.strictObject({
     rpcUrl: z.url(),
     chainId: z.int().positive(),
     bridge: addressHex,
-    /** Confirmations before a deposit is credited, counting its own block (1: credited once mined, as on the devnet; see docs/node.md). */
+    /** Confirmations a landed settlement waits for before the leader marks its epoch settled, counting its own block. */
     confirmations: z.int().min(1).max(10_000).default(1),
+    /**
+     * When a deposit is credited (docs/operations.md "Deposits and finality"): "finalized" (the
+     * default) credits up to the chain's `finalized` block; `{ confirmations: N }` once the deposit's
+     * block has N confirmations, its own counted, for chains without a finalized tag and the devnet.
+     */
+    finality: z.union([z.literal("finalized"), z.strictObject({ confirmations: z.int().min(1).max(100_000) })]).default("finalized"),
     pollMs: z.int().min(10).default(500),
     /** First block to scan for deposits (the bridge's deployment block). */
     fromBlock: z.int().min(0).default(0),

@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type {
   AccountView,
   BatchItemResult,
@@ -32,7 +32,7 @@ import type {
   StatusView,
   TransferView,
 } from "../api/index.ts";
-import { DepositWatcher } from "../chain/index.ts";
+import { DepositWatcher, type DepositLedger } from "../chain/index.ts";
 import { loadIdentity, ReplicatedLog, type ConsensusLogger } from "../consensus/index.ts";
 import { DeltaError, type ErrorCode } from "../errors.ts";
 import { RefusalMemory, Reservations, signatureKey } from "./admission.ts";
@@ -41,6 +41,9 @@ import {
   createLedger,
   getEpochHeads,
   getAvailableBalance,
+  getDeposit,
+  getDepositConflicts,
+  getFirstUndecidedDeposit,
   isFeePolicy,
   getEpochStatus,
   getMessage,
@@ -184,6 +187,18 @@ export class NodeRuntime implements NodeService {
     labelNames: ["reason"] as const,
     registers: [this.metricsRegistry],
   });
+  /** Deposit watcher (docs/operations.md "Deposits and finality"): rescans, and the conflicts the ledger holds (every node). */
+  readonly #depositRescans = new Counter({
+    name: "delta_deposit_rescans_total",
+    help: "Deposit scans this node's watcher went back on: gap (the bridge's nextDepositId counts deposits the scan missed) or reorg (a scanned block changed)",
+    labelNames: ["reason"] as const,
+    registers: [this.metricsRegistry],
+  });
+  readonly #depositLedger: DepositLedger = {
+    decided: (id) => getDeposit(this.#ledger, id),
+    firstUndecided: () => getFirstUndecidedDeposit(this.#ledger),
+    conflicts: () => getDepositConflicts(this.#ledger),
+  };
   #applied = 0;
   #stopped = false;
   /** How long a write waits for its verdict before OUTCOME_UNKNOWN (config.answerBoundMs). */
@@ -222,6 +237,15 @@ export class NodeRuntime implements NodeService {
     // Process figures beside the node's own: GC pauses by kind and event-loop delay among them,
     // which is where a latency tail shows first (the benchmark prints them per node).
     collectDefaultMetrics({ register: this.metricsRegistry, eventLoopMonitoringPrecision: 10 });
+    const ledger = this.#ledger;
+    new Gauge({
+      name: "delta_deposit_conflicts",
+      help: "Deposit ids the ledger saw again with other contents than it credited them with (never credited); above 0, deposits halt",
+      registers: [this.metricsRegistry],
+      collect() {
+        this.set(getDepositConflicts(ledger).length);
+      },
+    });
     this.#settler = new Settler(
       {
         ledger: this.#ledger,
@@ -477,6 +501,8 @@ export class NodeRuntime implements NodeService {
         this.#log,
         // The cursor may only pass these blocks once the credits are committed.
         (deposits) => this.#commitEntries(deposits),
+        this.#depositLedger,
+        { rescan: (reason) => this.#depositRescans.inc({ reason }) },
         join(this.#config.dataDir, "deposit-cursor.json"),
         this.#sharedDepositCursor,
       );

@@ -11,8 +11,11 @@ import {
   EMPTY_TRANSFERS_ROOT,
   MAX_TOKEN_DEPOSITS,
   getAccount,
+  getDeposit,
+  getDepositConflicts,
   getEpochHeads,
   getEpochSummary,
+  getFirstUndecidedDeposit,
   getMessage,
   getMessageProof,
   getTokenTotals,
@@ -83,14 +86,33 @@ describe("applyEntry", () => {
       assert.equal(only(applyEntry(ledger, block([transfer(ALICE, BOB, 1n, 0n, { deadline: NOW })], NOW)).results).status, "committed");
     });
 
-    it("refuses a duplicate deposit credit and changes nothing, whatever its fields", () => {
+    it("refuses a duplicate deposit credit (same contents) and changes nothing", () => {
       const before = stateHash(ledger);
       const r = applyEntry(ledger, deposit(0n, ALICE, 100n));
-      assert.equal(r.status, "rejected");
       assert.ok(r.status === "rejected" && r.code === "DUPLICATE_DEPOSIT");
-      assert.equal(applyEntry(ledger, deposit(1n, MIKE, 7n)).status, "rejected");
+      // Any spelling of the same addresses is the same contents.
+      const again = applyEntry(ledger, deposit(0n, getAddress(ALICE) as Address, 100n));
+      assert.ok(again.status === "rejected" && again.code === "DUPLICATE_DEPOSIT");
       assert.equal(stateHash(ledger), before);
       assert.equal(balanceOf(ledger, ALICE), 100n);
+    });
+
+    it("refuses a credited depositId seen with other contents (DEPOSIT_CONFLICT), credits nothing and remembers the first conflict", () => {
+      const before = stateHash(ledger);
+      const account = applyEntry(ledger, deposit(0n, MIKE, 100n));
+      assert.ok(account.status === "rejected" && account.code === "DEPOSIT_CONFLICT", JSON.stringify(account, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)));
+      const afterFirst = stateHash(ledger);
+      assert.notEqual(afterFirst, before, "the conflict is part of the state every replica hashes");
+      assert.deepEqual(getDepositConflicts(ledger), [{ depositId: 0n, account: MIKE.toLowerCase(), token: TOKEN, amount: 100n, credited: false }]);
+      for (const other of [deposit(0n, ALICE, 101n), deposit(0n, ALICE, 100n, NATIVE)]) {
+        const r = applyEntry(ledger, other);
+        assert.ok(r.status === "rejected" && r.code === "DEPOSIT_CONFLICT");
+      }
+      assert.equal(stateHash(ledger), afterFirst, "only the first conflict of an id is remembered");
+      assert.equal(balanceOf(ledger, ALICE), 100n);
+      assert.equal(balanceOf(ledger, MIKE), 0n);
+      assert.equal(balanceOf(ledger, ALICE, NATIVE), 0n);
+      assert.deepEqual(getDeposit(ledger, 0n), { depositId: 0n, account: ALICE.toLowerCase(), token: TOKEN, amount: 100n, credited: true });
     });
 
     it("refuses a deposit credit beyond the token's lifetime cap and changes nothing; up to the cap settles", () => {
@@ -100,8 +122,14 @@ describe("applyEntry", () => {
       const before = stateHash(fresh);
       const r = applyEntry(fresh, deposit(1n, BOB, 101n));
       assert.ok(r.status === "rejected" && r.code === "AMOUNT_TOO_LARGE");
-      assert.equal(stateHash(fresh), before);
-      assert.equal(applyEntry(fresh, deposit(1n, BOB, 100n)).status, "credited");
+      // Nothing credited; the id is decided for good (so the watcher's count of ids is complete).
+      assert.notEqual(stateHash(fresh), before);
+      assert.equal(balanceOf(fresh, BOB), 0n);
+      assert.equal(getDeposit(fresh, 1n)?.credited, false);
+      assert.equal(getFirstUndecidedDeposit(fresh), 2n);
+      const again = applyEntry(fresh, deposit(1n, BOB, 101n));
+      assert.ok(again.status === "rejected" && again.code === "DUPLICATE_DEPOSIT");
+      assert.equal(applyEntry(fresh, deposit(2n, BOB, 100n)).status, "credited");
       // The largest possible movement still settles: chunks build and every figure fits int256.
       assert.equal(only(applyEntry(fresh, block([transfer(ALICE, BOB, big, 0n)])).results).status, "committed");
       applyEntry(fresh, { type: "seal", epoch: 1n });
@@ -228,9 +256,14 @@ describe("applyEntry", () => {
     assert.equal(stateHash(ledger), before);
     assert.equal(applyEntry(ledger, deposit(3n, MIKE, 1n)).status, "credited");
     assert.equal(applyEntry(ledger, deposit(2n, MIKE, 1n)).status, "credited");
-    assert.deepEqual(takeSnapshot(ledger).deposits, { nextId: "4", above: ["5"] });
+    assert.equal(getFirstUndecidedDeposit(ledger), 4n);
+    assert.deepEqual(
+      takeSnapshot(ledger).deposits.decided.map((d) => d.id),
+      ["0", "1", "2", "3", "5"],
+    );
     assert.equal(applyEntry(ledger, deposit(4n, MIKE, 1n)).status, "credited");
-    assert.deepEqual(takeSnapshot(ledger).deposits, { nextId: "6", above: [] });
+    assert.equal(getFirstUndecidedDeposit(ledger), 6n);
+    assert.deepEqual(ledger.deposits.above, new Set());
     for (const id of [0n, 3n, 5n]) assert.equal(applyEntry(ledger, deposit(id, MIKE, 1n)).status, "rejected");
     assert.equal(balanceOf(ledger, MIKE), 4n);
     const bad = applyEntry(ledger, deposit(9n, MIKE, 0n));

@@ -115,7 +115,8 @@ const key = (account: string, token: string) => `${account}|${token}`;
 class Model {
   readonly balances = new Map<string, bigint>();
   readonly nonces = new Map<string, bigint>();
-  readonly credited = new Set<bigint>();
+  /** Credited deposit ids and their contents, `account|token|amount`. */
+  readonly credited = new Map<bigint, string>();
   readonly deposited = new Map<string, bigint>();
   readonly withdrawn = new Map<string, bigint>();
   openEpoch = 1n;
@@ -239,14 +240,16 @@ function buildHistory(ops: readonly Op[]): History {
       const fresh = !op.duplicate || nextDepositId === 0n;
       const depositId = fresh ? nextDepositId++ : nextDepositId - 1n;
       entries.push({ type: "deposit", depositId, account, token, amount: op.amount });
+      const contents = `${account.toLowerCase()}|${token.toLowerCase()}|${op.amount}`;
       if (fresh) {
-        model.credited.add(depositId);
+        model.credited.set(depositId, contents);
         model.add(account, token, op.amount);
         model.deposited.set(token, (model.deposited.get(token) ?? 0n) + op.amount);
         const current = depositsByEpoch[depositsByEpoch.length - 1];
         current?.set(key(account, token), (current.get(key(account, token)) ?? 0n) + op.amount);
       }
-      verdicts.push([fresh ? "credited" : "DUPLICATE_DEPOSIT"]);
+      // The same id again: a harmless repeat with the same contents, a conflict (never credited) with others.
+      verdicts.push([fresh ? "credited" : model.credited.get(depositId) === contents ? "DUPLICATE_DEPOSIT" : "DEPOSIT_CONFLICT"]);
     } else if (op.op === "seal") {
       entries.push({ type: "seal", epoch: op.wrongEpoch ? model.openEpoch + 1n : model.openEpoch });
       if (op.wrongEpoch) {
@@ -350,12 +353,18 @@ function runChecked(history: History, maxItems: number): LedgerState {
   let epochIndex = 0;
   /** Hashes committed in the open epoch, in the order the results reported them. */
   let committedHashes: string[] = [];
+  /** Deposit ids already refused DEPOSIT_CONFLICT. */
+  const conflicted = new Set<bigint>();
   for (const [i, entry] of history.entries.entries()) {
     const before = stateHash(ledger);
     const result = applyEntry(ledger, entry);
     const verdicts = verdictsOf(result);
     assert.deepEqual(verdicts, history.verdicts[i], `entry ${i} (${entry.type}) verdicts match the model`);
-    if (verdicts.every((v) => v !== "ok" && v !== "credited" && v !== "sealed" && v !== "settled")) {
+    if (entry.type === "deposit" && verdicts[0] === "DEPOSIT_CONFLICT" && !conflicted.has(entry.depositId)) {
+      // The one refusal that changes something: the ledger remembers an id's first conflict.
+      conflicted.add(entry.depositId);
+      assert.notEqual(stateHash(ledger), before, `entry ${i}: a first deposit conflict is remembered`);
+    } else if (verdicts.every((v) => v !== "ok" && v !== "credited" && v !== "sealed" && v !== "settled")) {
       assert.equal(stateHash(ledger), before, `entry ${i}: a refusal changes nothing`);
     } else {
       assert.notEqual(stateHash(ledger), before, `entry ${i}: anything applied shows in the state hash`);

@@ -7,8 +7,11 @@ import {
   applyEntry,
   createLedger,
   getEpochSummary,
+  getDeposit,
+  getDepositConflicts,
   getMessageProof,
   hashSnapshot,
+  MAX_TOKEN_DEPOSITS,
   parseLedgerSnapshot,
   restoreLedger,
   stateHash,
@@ -16,14 +19,18 @@ import {
   type LedgerSnapshot,
   type LedgerState,
 } from "../../../src/ledger/index.ts";
-import { ALICE, BOB, block, deposit, FEES, hashOf, MIKE, NATIVE, transfer, withdrawal } from "./fixtures.ts";
+import { ALICE, BOB, block, deposit, FEES, hashOf, MIKE, NATIVE, TOKEN, transfer, withdrawal } from "./fixtures.ts";
 
-/** A ledger with a settled, a sealed and an open epoch, fees, withdrawals, two tokens, sparse deposit ids. */
+/** A ledger with a settled, a sealed and an open epoch, fees, withdrawals, two tokens, sparse deposit ids, a refused deposit and a conflict. */
 function busyLedger(): LedgerState {
   const ledger = createLedger({ feeRecipient: FEES });
   applyEntry(ledger, deposit(0n, ALICE, 100n));
   applyEntry(ledger, deposit(2n, BOB, 50n));
   applyEntry(ledger, deposit(5n, BOB, 9n, NATIVE));
+  // Refused for good (beyond the token's lifetime cap): decided, not credited.
+  applyEntry(ledger, deposit(7n, MIKE, MAX_TOKEN_DEPOSITS));
+  // Id 2 seen again with other contents: a conflict, remembered, not credited.
+  applyEntry(ledger, deposit(2n, MIKE, 51n));
   applyEntry(ledger, block([transfer(ALICE, BOB, 10n, 0n, { fee: 1n }), withdrawal(BOB, 5n, 0n)]));
   applyEntry(ledger, { type: "seal", epoch: 1n });
   applyEntry(ledger, { type: "settled", epoch: 1n, txHashes: [hashOf("tx1"), hashOf("tx2")] });
@@ -90,13 +97,35 @@ describe("snapshots", () => {
     }
   });
 
+  it("keeps each decided deposit's contents and the conflicts, and rebuilds the lowest undecided id", () => {
+    const restored = roundTrip(takeSnapshot(busyLedger()));
+    assert.deepEqual(getDeposit(restored, 2n), { depositId: 2n, account: BOB.toLowerCase(), token: TOKEN, amount: 50n, credited: true });
+    assert.equal(getDeposit(restored, 7n)?.credited, false);
+    assert.equal(getDeposit(restored, 1n), undefined);
+    assert.deepEqual(
+      getDepositConflicts(restored).map((c) => [c.depositId, c.account, c.amount]),
+      [[2n, MIKE.toLowerCase(), 51n]],
+    );
+    // Ids 0, 2, 5 and 7 are decided, so 1 is the lowest undecided; credits of 1, 3 and 4 move it to 6.
+    assert.equal(applyEntry(restored, deposit(1n, ALICE, 1n)).status, "credited");
+    assert.equal(applyEntry(restored, deposit(3n, ALICE, 1n)).status, "credited");
+    assert.equal(applyEntry(restored, deposit(4n, ALICE, 1n)).status, "credited");
+    assert.equal(restored.deposits.nextId, 6n);
+  });
+
   it("refuses a snapshot taken with another fee recipient", () => {
     assert.throws(() => restoreLedger({ feeRecipient: MIKE }, takeSnapshot(busyLedger())), isInvalidSnapshot);
   });
 
   const tampering: [string, (s: { [k: string]: unknown }) => void][] = [
     ["an unknown field", (s) => (s.extra = 1)],
-    ["a decimal with a leading zero", (s) => ((s.deposits as { nextId: string }).nextId = "01")],
+    [
+      "a decimal with a leading zero",
+      (s) => {
+        const d = (s.deposits as { decided: { id: string }[] }).decided[0];
+        if (d) d.id = `0${d.id}`;
+      },
+    ],
     ["an uppercase address", (s) => (s.feeRecipient = String(s.feeRecipient).toUpperCase().replace("0X", "0x"))],
     [
       "a balance raised",
@@ -157,9 +186,45 @@ describe("snapshots", () => {
       },
     ],
     [
-      "a credited deposit id below nextId listed again",
+      "a decided deposit id listed twice",
       (s) => {
-        (s.deposits as { above: string[] }).above.unshift("0");
+        const decided = (s.deposits as { decided: unknown[] }).decided;
+        decided.unshift(decided[0]);
+      },
+    ],
+    [
+      "a credited deposit's amount changed together with its token's total",
+      (s) => {
+        const d = (s.deposits as { decided: { token: string; amount: string }[] }).decided[0];
+        const t = (s.tokens as { token: string; deposited: string }[]).find((x) => x.token === d?.token);
+        if (d && t) {
+          d.amount = (BigInt(d.amount) + 1n).toString();
+          t.deposited = (BigInt(t.deposited) + 1n).toString();
+        }
+      },
+    ],
+    [
+      "a deposit's contents changed (another token, same total)",
+      (s) => {
+        const decided = (s.deposits as { decided: { token: string }[] }).decided;
+        const tokens = (s.tokens as { token: string }[]).map((t) => t.token);
+        const d = decided[0];
+        const other = tokens.find((t) => t !== d?.token);
+        if (d && other) d.token = other;
+      },
+    ],
+    [
+      "a conflict naming an undecided id",
+      (s) => {
+        const first = (s.deposits as { decided: { account: string; token: string }[] }).decided[0];
+        (s.deposits as { conflicts: unknown[] }).conflicts.push({ id: "999999", account: first?.account, token: first?.token, amount: "1", credited: false });
+      },
+    ],
+    [
+      "a conflict with the very contents decided",
+      (s) => {
+        const first = (s.deposits as { decided: { id: string; account: string; token: string; amount: string }[] }).decided[0];
+        (s.deposits as { conflicts: unknown[] }).conflicts.push({ ...first, credited: false });
       },
     ],
     [

@@ -14,12 +14,21 @@ describe("node config", () => {
   const dir = mkdtempSync(join(tmpdir(), "delta-config-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("accepts a good config with safe defaults (loopback, 1 confirmation, 5 ms / 2,000-message blocks)", () => {
+  it("accepts a good config with safe defaults (loopback, deposits credited at the finalized block, 5 ms / 2,000-message blocks)", () => {
     const c = parseConfig(good);
     assert.equal(c.host, "127.0.0.1");
+    assert.equal(c.chain.finality, "finalized");
     assert.equal(c.chain.confirmations, 1);
     assert.deepEqual(c.block, { intervalMs: 5, maxMessages: 2_000 });
     assert.ok(Object.isFrozen(c));
+  });
+
+  it("takes chain.finality as \"finalized\" or { confirmations: N >= 1 }, nothing else", () => {
+    assert.deepEqual(parseConfig({ ...good, chain: { ...good.chain, finality: { confirmations: 64 } } }).chain.finality, { confirmations: 64 });
+    assert.equal(parseConfig({ ...good, chain: { ...good.chain, finality: "finalized" } }).chain.finality, "finalized");
+    for (const finality of ["latest", "safe", { confirmations: 0 }, { confirmations: 1.5 }, { blocks: 3 }, 12]) {
+      assert.throws(() => parseConfig({ ...good, chain: { ...good.chain, finality } }), (e: unknown) => e instanceof DeltaError && /chain\.finality/.test(e.message), JSON.stringify(finality));
+    }
   });
 
   it("lists every bad field at once, without echoing secrets", () => {
