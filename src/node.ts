@@ -7,7 +7,10 @@
  */
 import type { Server } from "node:http";
 import { pino } from "pino";
-import { createApi } from "./api/index.ts";
+import { subscribe } from "node:diagnostics_channel";
+import { Counter } from "prom-client";
+import { createApi, listenHttp } from "./api/index.ts";
+import { TRANSPORT_REFUSED_CHANNEL } from "./consensus/index.ts";
 import { DeltaError } from "./errors.ts";
 import { loadConfig } from "./node/config.ts";
 import { NodeRuntime } from "./node/nodeRuntime.ts";
@@ -27,11 +30,29 @@ async function main(): Promise<void> {
     redact: { paths: ["adminToken", "identitySeed", "mokkaPrivateKey", "validatorPrivateKey", "submitterPrivateKey", "*.submitterPrivateKey", "authorization", "*.authorization", "req.headers.authorization"], censor: "[redacted]" },
   });
   checkSignatureRecovery(logger);
+  // Connections the consensus transport refused before authentication (a stranger's address, a
+  // full handshake table, a handshake too slow or wrong), by reason. Subscribed before the
+  // transport starts, so none is missed.
+  const transportRefused = new Counter({ name: "delta_transport_refused_total", help: "Consensus transport connections refused before authentication, by reason (notMember: not from a member's address)", labelNames: ["reason"], registers: [] });
+  subscribe(TRANSPORT_REFUSED_CHANNEL, (message) => {
+    const reason = (message as { reason?: unknown }).reason; // published by tcpTransport.ts as { reason }
+    transportRefused.inc({ reason: typeof reason === "string" ? reason : "unknown" });
+  });
   const runtime = await NodeRuntime.start(config, logger.child({ module: "node" }));
-  const app = createApi(runtime, { adminToken: config.adminToken, logger: logger.child({ module: "api" }), metricsRegistry: runtime.metricsRegistry });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.restPort, config.host, () => resolve(s));
-    s.once("error", reject);
+  runtime.metricsRegistry.registerMetric(transportRefused);
+  const app = createApi(runtime, {
+    adminToken: config.adminToken,
+    logger: logger.child({ module: "api" }),
+    metricsRegistry: runtime.metricsRegistry,
+    maxRequestsPerAddress: config.http.maxRequestsPerAddress,
+  });
+  // Per-address connection caps and short timeouts (docs/api.md "Bounded work"), not Node's defaults.
+  const server: Server = await listenHttp(app, {
+    host: config.host,
+    port: config.restPort,
+    limits: config.http,
+    registry: runtime.metricsRegistry,
+    logger: logger.child({ module: "http" }),
   });
   logger.info({ rest: `http://${config.host}:${config.restPort}` }, "node ready");
 

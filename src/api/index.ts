@@ -12,6 +12,12 @@ export { DEFAULT_MAX_BODY_BYTES } from "./app.ts";
 /** createApi's options (admin token, logger, body limit in bytes, metrics registry) and the pino-like logger it takes. */
 export type { ApiLogger, ApiOptions } from "./app.ts";
 
+/** Serves an app with per-address connection caps and short timeouts; resolves once listening (throws INVALID_CONFIG for bad limits). */
+export { listenHttp } from "./httpServer.ts";
+/** The HTTP server's bounds (per-address caps in connections and requests, timeouts in ms), and their defaults. */
+export { DEFAULT_HTTP_LIMITS } from "./clientLimits.ts";
+export type { HttpLimits } from "./clientLimits.ts";
+
 /** HTTP status of every error code (PROTOCOL.md §2); 500 codes answer as INTERNAL without details. */
 export { HTTP_STATUS } from "./errors.ts";
 /** Seconds in Retry-After of a 503 NO_LEADER when the thrower set no `details.retryAfterSec`. */

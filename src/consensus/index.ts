@@ -19,5 +19,7 @@ export { generateIdentity, loadIdentity, exportIdentitySeedHex, exportIdentityPe
 export { signMessage, verifySignature, publicKeyFromId } from "./identity.ts";
 /** The authenticated TCP transport between members. */
 export { TcpTransport, type TcpTransportOptions, type TransportStats, type PeerAddress } from "./tcpTransport.ts";
+/** diagnostics_channel name on which the transport publishes `{ reason }` for each connection refused before authentication. */
+export { TRANSPORT_REFUSED_CHANNEL } from "./tcpTransport.ts";
 /** The pure log core (etcd/raft style) and its messages, for tests and tools. */
 export { createLogCore, restoreLogCore, step, type LogCore, type LogInput, type Ready, type ProposalOutcome } from "./logCore.ts";

@@ -7,8 +7,16 @@
  * One connection per pair: the member with the lower id dials, the other accepts. `send()` never
  * blocks and never throws; each peer has its own bounded queue, so a down or slow peer only loses
  * its own messages.
+ *
+ * Only members' addresses get a handshake (docs/consensus.md "Who may connect"): an inbound socket
+ * from any other address is destroyed as it is accepted, before a byte is read or written and
+ * before any key is generated (each handshake costs an X25519 key pair, a signature and a
+ * verification). A dialing member binds its own listen address, so that the peer sees the
+ * address it knows the member by.
  */
-import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { channel } from "node:diagnostics_channel";
+import { lookup } from "node:dns/promises";
+import { BlockList, connect, createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { DeltaError } from "../errors.ts";
 import {
@@ -70,7 +78,23 @@ export interface TcpTransportOptions {
   readonly logger?: TransportLogger;
   /** Jitter source in [0, 1); default Math.random. */
   readonly random?: () => number;
+  /**
+   * Addresses (IP literals) allowed to connect besides the members' hosts, resolved; default none.
+   * For a member that reaches the others through another address than the one it listens on.
+   */
+  readonly extraAllowedAddresses?: readonly string[];
 }
+
+/**
+ * Every inbound socket refused before it is authenticated is published here as `{ reason }` (a
+ * DropReason: notMember, tooManyHandshakes, handshakeTimeout, unknownPeer, badHandshake).
+ * node.ts counts them in `delta_transport_refused_total`; nothing is published when
+ * nobody subscribes.
+ */
+export const TRANSPORT_REFUSED_CHANNEL = "delta:transport:refused";
+
+/** Member hosts given by name are looked up again at most this often, when a stranger is refused. */
+const RESOLVE_AGAIN_MS = 30_000;
 
 /** Every reason a frame, a connection or an outgoing payload is dropped. */
 export const DROP_REASONS = [
@@ -82,6 +106,8 @@ export const DROP_REASONS = [
   "oversize",
   "truncated",
   // Inbound, during the handshake
+  /** A socket from an address that is no member's: destroyed before the handshake. */
+  "notMember",
   "unknownPeer",
   "badHandshake",
   "handshakeTimeout",
@@ -192,6 +218,9 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 2000;
 
 /** Outbound drops that mean a bug or a misconfiguration, not a peer being down: logged at warn. */
 const WARNED_DROPS: ReadonlySet<DropReason> = new Set(["payloadTooLarge"]);
+
+/** Drops that refuse a connection before it is authenticated (published on TRANSPORT_REFUSED_CHANNEL). */
+const REFUSAL_REASONS: ReadonlySet<DropReason> = new Set(["notMember", "unknownPeer", "badHandshake", "handshakeTimeout", "tooManyHandshakes"]);
 /** At most one warning per reason per interval; the count of those held back goes with the next one. */
 const DROP_WARN_INTERVAL_MS = 10_000;
 
@@ -286,6 +315,13 @@ export class TcpTransport {
   readonly #handlers = new Set<MessageHandler>();
   readonly #drops = zeroDrops();
   readonly #server: Server;
+  /** The members' hosts (as configured), resolved into the addresses allowed to connect. */
+  readonly #memberHosts: readonly string[];
+  readonly #extraAllowed: readonly string[];
+  #allowed = new BlockList();
+  #resolvedAt = 0;
+  #resolving = false;
+  readonly #refusedChannel = channel(TRANSPORT_REFUSED_CHANNEL);
   #host = "127.0.0.1";
   #port = 0;
   #pingTimer: NodeJS.Timeout | null = null;
@@ -307,6 +343,8 @@ export class TcpTransport {
     this.#settings = settings;
     this.#log = options.logger ?? NO_LOG;
     this.#random = options.random ?? Math.random;
+    this.#memberHosts = [...new Set(options.members.filter((m) => m.id !== options.identity.id).map((m) => m.host))];
+    this.#extraAllowed = options.extraAllowedAddresses ?? [];
     for (const member of options.members) {
       if (member.id === options.identity.id) continue;
       this.#peers.set(member.id, {
@@ -356,7 +394,12 @@ export class TcpTransport {
     const port = options.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw configError("Transport port must be in [0, 65535].", { port });
 
+    for (const address of options.extraAllowedAddresses ?? []) {
+      if (isIP(address) === 0) throw configError("extraAllowedAddresses holds IP addresses only.", { address });
+    }
+
     const transport = new TcpTransport(options, settings);
+    await transport.#resolveMembers();
     await transport.#listen(host, port);
     transport.#begin();
     return transport;
@@ -500,7 +543,7 @@ export class TcpTransport {
 
   #dial(peer: Peer): void {
     if (this.#stopped || peer.session !== null || peer.dialing !== null) return;
-    const socket = connect({ host: peer.host, port: peer.port });
+    const socket = connect({ host: peer.host, port: peer.port, ...this.#localBinding(peer.host) });
     peer.dialing = this.#attach(socket, "dialer", peer);
   }
 
@@ -519,6 +562,14 @@ export class TcpTransport {
 
   #onInbound(socket: Socket): void {
     if (this.#stopped) return void socket.destroy();
+    if (!this.#isAllowed(socket.remoteAddress)) {
+      // Before any read, write or key generation: a stranger costs one accept and one close.
+      this.#drop("notMember");
+      this.#log.debug({ address: socket.remoteAddress }, "transport connection refused: not a member's address");
+      socket.destroy();
+      this.#resolveAgainSoon();
+      return;
+    }
     const pending: Conn[] = [];
     for (const c of this.#conns) if (c.role === "acceptor" && c.phase !== "open") pending.push(c);
     if (pending.length >= this.#settings.maxPendingHandshakes) {
@@ -583,6 +634,57 @@ export class TcpTransport {
     if (role === "dialer") return dialed !== null && dialed.id === peerId ? null : "unknownPeer";
     // The lower id dials (one connection per pair); an inbound call from a higher id breaks that rule.
     return peer.dials ? "badHandshake" : null;
+  }
+
+  // ---- who may connect ---------------------------------------------------------------------
+
+  /** Looks the members' hosts up (IP literals as they are) into the allow-list; a failed lookup keeps that host's old addresses out until the next try. */
+  async #resolveMembers(): Promise<void> {
+    const allowed = new BlockList();
+    const add = (address: string): void => allowed.addAddress(address, isIP(address) === 6 ? "ipv6" : "ipv4");
+    for (const address of this.#extraAllowed) add(address);
+    await Promise.all(
+      this.#memberHosts.map(async (host) => {
+        if (isIP(host) !== 0) return add(host);
+        try {
+          for (const { address } of await lookup(host, { all: true })) add(address);
+        } catch (err) {
+          this.#log.warn({ host, code: errorCode(err) }, "transport could not resolve a member's host; its connections are refused until it resolves");
+        }
+      }),
+    );
+    this.#allowed = allowed;
+    this.#resolvedAt = performance.now();
+  }
+
+  /** After a refusal: members given by name may have moved; look them up again, at most every 30 s. */
+  #resolveAgainSoon(): void {
+    if (this.#resolving || this.#stopped || this.#memberHosts.every((h) => isIP(h) !== 0)) return;
+    if (performance.now() - this.#resolvedAt < RESOLVE_AGAIN_MS) return;
+    this.#resolving = true;
+    void this.#resolveMembers().finally(() => {
+      this.#resolving = false;
+    });
+  }
+
+  #isAllowed(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    const family = isIP(address);
+    return family !== 0 && this.#allowed.check(address, family === 6 ? "ipv6" : "ipv4");
+  }
+
+  /**
+   * Dial from our own listen address when it is a specific one, so the peer's allow-list sees the
+   * address the members know us by (on a loopback cluster of 127.0.0.2-4 the kernel would pick
+   * 127.0.0.1). Not for a wildcard listen address, nor towards another address family.
+   */
+  #localBinding(peerHost: string): { localAddress?: string; family?: number } {
+    const own = this.#host;
+    const family = isIP(own);
+    if (family === 0 || own === "0.0.0.0" || own === "::") return {};
+    const peerFamily = isIP(peerHost);
+    if (peerFamily !== 0 && peerFamily !== family) return {};
+    return { localAddress: own, family };
   }
 
   // ---- receive path -------------------------------------------------------------------------
@@ -783,6 +885,7 @@ export class TcpTransport {
   /** Counts a drop; the reasons in WARNED_DROPS are also logged at warn, rate-limited. */
   #drop(reason: DropReason, fields?: Record<string, unknown>): void {
     this.#drops[reason]++;
+    if (REFUSAL_REASONS.has(reason) && this.#refusedChannel.hasSubscribers) this.#refusedChannel.publish({ reason });
     if (WARNED_DROPS.has(reason)) this.#warnDrop(reason, fields ?? {});
   }
 

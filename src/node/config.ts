@@ -78,6 +78,21 @@ export const ConfigSchema = z.strictObject({
    * OUTCOME_UNKNOWN (PROTOCOL.md §2 says 30 s; tests shorten it).
    */
   answerBoundMs: z.int().min(1_000).max(600_000).default(30_000),
+  /**
+   * The REST server's bounds (docs/api.md "Bounded work"): open connections and requests in
+   * progress per client address (an IPv6 client by its /64), and its timeouts. The request
+   * timeout bounds receiving a request, not waiting for its answer (that is answerBoundMs).
+   */
+  http: z
+    .strictObject({
+      maxConnectionsPerAddress: z.int().min(1).max(100_000).default(64),
+      maxRequestsPerAddress: z.int().min(1).max(100_000).default(32),
+      headersTimeoutMs: z.int().min(100).max(600_000).default(10_000),
+      requestTimeoutMs: z.int().min(100).max(600_000).default(30_000),
+      keepAliveTimeoutMs: z.int().min(100).max(600_000).default(5_000),
+    })
+    .refine((http) => http.headersTimeoutMs <= http.requestTimeoutMs, { message: "headersTimeoutMs must not exceed requestTimeoutMs", path: ["headersTimeoutMs"] })
+    .default({ maxConnectionsPerAddress: 64, maxRequestsPerAddress: 32, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 }),
   block: z
     .strictObject({ intervalMs: z.int().min(1).default(5), maxMessages: z.int().min(1).max(10_000).default(2_000) })
     .default({ intervalMs: 5, maxMessages: 2_000 }),
