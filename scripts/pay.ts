@@ -2,9 +2,11 @@
 /**
  * `npm run pay` (node scripts/pay.ts), with the devnet up (`npm start`): one off-chain payment end
  * to end, the example the devnet's banner offers and a template to copy. Reads .devnet/devnet.json
- * (DELTA_DEVNET_FILE names another), deposits ETH on the bridge when the payer's off-chain balance
- * is short and waits until the nodes credit it, signs a Transfer (PROTOCOL.md §1) with the domain
- * the nodes announce, POSTs it (§2) through the typed client (src/client/) and prints the answer.
+ * (DELTA_DEVNET_FILE names another), asks the nodes for the fee (GET /v1/fees and the payee's
+ * account: minFee, plus newAccountFee for a payee that never held ETH here) and prints it, deposits
+ * ETH on the bridge when the payer's off-chain balance is short of amount + fee and waits until the
+ * nodes credit it, signs a Transfer (PROTOCOL.md §1) with that fee and the domain the nodes
+ * announce, POSTs it (§2) through the typed client (src/client/) and prints the answer.
  *
  * Options: --from <i>, --to <j> pick accounts[i] and accounts[j] of the devnet file (0 and 1);
  * --amount <ETH> (0.001); --help. Any failure: a line saying what to do on stderr, exit code 1.
@@ -16,7 +18,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Contract, formatEther, getAddress, parseEther, Wallet } from "ethers";
 import { chainProvider } from "../src/chain/provider.ts";
-import { type Address, type CommittedResult, DeltaClient, DeltaClientError, type DomainInfo, NATIVE_TOKEN, signTransfer } from "../src/client/index.ts";
+import {
+  type Address,
+  type CommittedResult,
+  DeltaClient,
+  DeltaClientError,
+  type DomainInfo,
+  NATIVE_TOKEN,
+  signTransfer,
+  type TransferQuote,
+} from "../src/client/index.ts";
 import { exitWhenIdle } from "./scriptExit.ts";
 
 /** Where `npm start` writes it, whatever the current directory. */
@@ -56,6 +67,8 @@ interface Payment {
   readonly payer: DevnetAccount;
   readonly payee: DevnetAccount;
   readonly amount: bigint;
+  /** Set once quoted (quoteFee): what the transfer pays the fee recipient. */
+  readonly fee: bigint;
 }
 
 function say(line: string): void {
@@ -115,7 +128,7 @@ function paymentOf(file: DevnetFile, options: Options): Payment {
     throw new UserError(`--amount ${options.amount} is not an amount of ETH (e.g. 0.25)`);
   }
   if (amount <= 0n) throw new UserError("--amount must be more than 0");
-  return { payer, payee, amount };
+  return { payer, payee, amount, fee: 0n };
 }
 
 /** The domain the nodes sign with; refuses a devnet file that names another bridge (a stale file). */
@@ -141,11 +154,20 @@ async function offChainEth(client: DeltaClient, address: string): Promise<bigint
   return balances[NATIVE_TOKEN] ?? 0n;
 }
 
+/** The least fee the nodes take for this payment now (PROTOCOL.md §2 GET /v1/fees), printed before anything is signed. */
+async function quoteFee(client: DeltaClient, payment: Payment): Promise<Payment> {
+  const quote: TransferQuote = await client.quoteTransfer({ from: payment.payer.address, to: payment.payee.address, token: NATIVE_TOKEN, amount: payment.amount });
+  const why = quote.newAccount && quote.fee > quote.minFee ? `minFee ${formatEther(quote.minFee)} + newAccountFee (the payee never held ETH here)` : "minFee";
+  say(`fee: ${formatEther(quote.fee)} ETH (${why}; GET /v1/fees)`);
+  return { ...payment, fee: quote.fee };
+}
+
 /** Deposits what the payer lacks on the bridge (Ganache) and waits until the nodes credit it. */
 async function depositIfShort(client: DeltaClient, file: DevnetFile, payment: Payment): Promise<void> {
+  const need = payment.amount + payment.fee;
   const have = await offChainEth(client, payment.payer.address);
-  if (have >= payment.amount) return;
-  const shortfall = payment.amount - have;
+  if (have >= need) return;
+  const shortfall = need - have;
   say(`${payment.payer.address} holds ${formatEther(have)} ETH off-chain: depositing ${formatEther(shortfall)} ETH on the bridge ${file.bridge}`);
   // Requests time out after RPC_TIMEOUT_MS, not ethers' 300 s: a Ganache that never answers fails
   // the deposit instead of holding the script (scripts/scriptExit.ts).
@@ -161,7 +183,7 @@ async function depositIfShort(client: DeltaClient, file: DevnetFile, payment: Pa
     provider.destroy();
   }
   const deadline = Date.now() + CREDIT_TIMEOUT_MS;
-  while ((await offChainEth(client, payment.payer.address)) < payment.amount) {
+  while ((await offChainEth(client, payment.payer.address)) < need) {
     if (Date.now() > deadline) throw new UserError(`the nodes did not credit the deposit within ${CREDIT_TIMEOUT_MS / 1000} s; see .devnet/nodes/node*.log`);
     await delay(100);
   }
@@ -173,10 +195,11 @@ async function pay(client: DeltaClient, domain: DomainInfo, payment: Payment): P
     to: payment.payee.address,
     token: NATIVE_TOKEN,
     amount: payment.amount,
+    fee: payment.fee,
     nonce: await client.nextNonce(payment.payer.address),
     deadline: BigInt(Math.floor(Date.now() / 1000)) + DEADLINE_SEC,
   });
-  say(`POST /v1/transfers: ${formatEther(payment.amount)} ETH from ${signed.from} to ${signed.to}, nonce ${signed.nonce}`);
+  say(`POST /v1/transfers: ${formatEther(payment.amount)} ETH from ${signed.from} to ${signed.to}, fee ${formatEther(signed.fee)} ETH, nonce ${signed.nonce}`);
   return client.submitTransfer(signed);
 }
 
@@ -184,9 +207,10 @@ async function main(): Promise<void> {
   const options = readOptions();
   if (options.help) return say(USAGE);
   const file = readDevnetFile(process.env["DELTA_DEVNET_FILE"] ?? DEFAULT_FILE);
-  const payment = paymentOf(file, options);
+  const asked = paymentOf(file, options);
   const client = new DeltaClient({ baseUrls: file.rests });
   const domain = await nodesDomain(client, file);
+  const payment = await quoteFee(client, asked);
   await depositIfShort(client, file, payment);
   const result = await pay(client, domain, payment);
   // The node's answer as it came over the wire (§2): the epoch is a decimal string.

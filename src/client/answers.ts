@@ -51,6 +51,22 @@ export interface AccountInfo {
   readonly balances: Readonly<Record<Address, bigint>>;
 }
 
+/** One accepted token's fees, wei of the token. */
+export interface TokenFees {
+  /** The least fee of any transfer of the token. */
+  readonly minFee: bigint;
+  /** Added to minFee when the recipient has never held the token. */
+  readonly newAccountFee: bigint;
+}
+
+/** GET /v1/fees: the fee policy by checksummed token address. */
+export interface FeesInfo {
+  /** Accepted tokens; a transfer of another is refused TOKEN_NOT_ACCEPTED, unless `source` is "none". */
+  readonly tokens: Readonly<Record<Address, TokenFees>>;
+  /** "ledger": applied by the cluster; "config": the node's, not committed yet; "none": no policy, every token at fee 0. */
+  readonly source: "ledger" | "config" | "none";
+}
+
 /** A write committed on a quorum and applied (POST /v1/transfers, /v1/withdrawals, batch items). */
 export interface CommittedResult {
   readonly hash: Hash;
@@ -254,6 +270,20 @@ export function parseAccountAnswer(body: unknown, where: string): AccountInfo {
     balances[address(token, where, "balances key")] = uint(amount, where, `balances[${token}]`);
   }
   return { address: address(b.address, where, "address"), nonce: uint(b.nonce, where, "nonce"), balances };
+}
+
+const FEE_SOURCES: readonly FeesInfo["source"][] = ["ledger", "config", "none"];
+
+/** Parses GET /v1/fees; throws DeltaClientError BAD_RESPONSE. */
+export function parseFeesAnswer(body: unknown, where: string): FeesInfo {
+  const b = record(body, where, "body");
+  const tokens: Record<Address, TokenFees> = {};
+  // Keys are checked as addresses first, so "__proto__" and the like never become keys.
+  for (const [token, fees] of Object.entries(record(b.tokens, where, "tokens"))) {
+    const f = record(fees, where, `tokens[${token}]`);
+    tokens[address(token, where, "tokens key")] = { minFee: uint(f.minFee, where, `tokens[${token}].minFee`), newAccountFee: uint(f.newAccountFee, where, `tokens[${token}].newAccountFee`) };
+  }
+  return { tokens, source: oneOf(b.source, FEE_SOURCES, where, "source") };
 }
 
 /** Parses a committed write (`{ hash, status: "committed", index, epoch }`); throws DeltaClientError BAD_RESPONSE. */

@@ -16,6 +16,7 @@
  * BEHIND and the client tries the next one).
  */
 import { setTimeout as delay } from "node:timers/promises";
+import type { Signer } from "ethers";
 import {
   encodeTransferRequest,
   encodeWithdrawalRequest,
@@ -34,12 +35,14 @@ import {
   type DomainInfo,
   type EpochInfo,
   type EpochTokensInfo,
+  type FeesInfo,
   parseAccountAnswer,
   parseBatchAnswer,
   parseCommittedAnswer,
   parseDomainAnswer,
   parseEpochAnswer,
   parseEpochTokensAnswer,
+  parseFeesAnswer,
   parseSealAnswer,
   parseSettlementAnswer,
   parseStatusAnswer,
@@ -50,6 +53,7 @@ import {
 } from "./answers.ts";
 import { backoffMs, checkRetryOptions, DEFAULT_RETRY, parseRetryAfterMs, type RetryOptions } from "./backoff.ts";
 import { DeltaClientError, errorFromAnswer } from "./clientError.ts";
+import { signTransfer, type TransferFields } from "./signing.ts";
 
 /** Options shared by both ways of naming the nodes. */
 export interface DeltaClientCommonOptions {
@@ -82,6 +86,36 @@ export interface WaitForTransferOptions {
 /** Constructor options: one node's base URL (e.g. `http://127.0.0.1:7001`, without /v1), or several. */
 export type DeltaClientOptions = DeltaClientCommonOptions &
   ({ readonly baseUrl: string; readonly baseUrls?: undefined } | { readonly baseUrls: readonly string[]; readonly baseUrl?: undefined });
+
+/** What quoteTransfer prices: who is paid, in which token (addresses in any accepted case). */
+export interface TransferQuoteRequest {
+  /** Not needed for the price; checked when given. */
+  readonly from?: string;
+  readonly to: string;
+  readonly token: string;
+  /** Not needed for the price (fees do not depend on it). */
+  readonly amount?: bigint;
+}
+
+/** The least fee the cluster takes for a transfer now (GET /v1/fees and GET /v1/accounts/:to). */
+export interface TransferQuote {
+  /** The token's minFee (0 when the cluster has no fee policy). */
+  readonly minFee: bigint;
+  /** True when the recipient has never held the token: its newAccountFee is due on top. */
+  readonly newAccount: boolean;
+  /** minFee, plus newAccountFee when `newAccount`: sign at least this. */
+  readonly fee: bigint;
+}
+
+/** Fields of sendTransfer: a transfer to sign; what is left out is filled in (see sendTransfer). */
+export type SendTransferFields = Omit<TransferFields, "nonce" | "deadline" | "fee"> & {
+  /** Default: the quoted minimum (quoteTransfer). */
+  readonly fee?: bigint;
+  /** Default: the signer's next nonce. */
+  readonly nonce?: bigint;
+  /** Unix seconds; default: 10 minutes from now. */
+  readonly deadline?: bigint;
+};
 
 /** Options of submitTransfers. */
 export interface SubmitTransfersOptions {
@@ -194,6 +228,53 @@ export class DeltaClient {
   /** GET /v1/domain: the EIP-712 domain (chainId bigint) and the fee recipient. */
   async domain(): Promise<DomainInfo> {
     return parseDomainAnswer(await this.#call({ method: "GET", path: "/v1/domain" }), "GET /v1/domain");
+  }
+
+  /** GET /v1/fees: per accepted token, minFee and newAccountFee (wei of the token). */
+  async fees(): Promise<FeesInfo> {
+    return parseFeesAnswer(await this.#call({ method: "GET", path: "/v1/fees" }), "GET /v1/fees");
+  }
+
+  /**
+   * The least fee the cluster takes now for a transfer to `to` of `token`, to show before signing:
+   * the token's minFee, plus its newAccountFee when `to` has never held the token (no balance entry
+   * for it in GET /v1/accounts/:to). A recipient only gains tokens, so the quote can only fall
+   * until it is used, unless the operators change the policy.
+   * @throws DeltaClientError TOKEN_NOT_ACCEPTED when the policy does not list the token (it cannot be transferred; withdrawing it is always possible)
+   */
+  async quoteTransfer(request: TransferQuoteRequest): Promise<TransferQuote> {
+    const token = parseAddress(request.token, "token");
+    if (request.from !== undefined) parseAddress(request.from, "from");
+    const [fees, recipient] = await Promise.all([this.fees(), this.account(request.to)]);
+    const newAccount = recipient.balances[token] === undefined;
+    if (fees.source === "none") return { minFee: 0n, newAccount, fee: 0n };
+    const rule = fees.tokens[token];
+    if (rule === undefined) {
+      throw new DeltaClientError("TOKEN_NOT_ACCEPTED", `token ${token} is not in the cluster's fee policy (GET /v1/fees): it cannot be transferred, only withdrawn`, {
+        details: { token },
+      });
+    }
+    return { minFee: rule.minFee, newAccount, fee: newAccount ? rule.minFee + rule.newAccountFee : rule.minFee };
+  }
+
+  /**
+   * Signs a transfer with `signer` and submits it (POST /v1/transfers), filling in what `fields`
+   * leave out: the fee with the quoted minimum (quoteTransfer), the nonce with the signer's next,
+   * the deadline with 10 minutes from now. Resolves with what was signed, the quote (when the fee
+   * was quoted) and the committed answer; throws the node's refusal, or TOKEN_NOT_ACCEPTED before
+   * signing.
+   */
+  async sendTransfer(signer: Signer, fields: SendTransferFields): Promise<{ readonly signed: SignedTransfer; readonly quote: TransferQuote | undefined; readonly result: CommittedResult }> {
+    const from = fields.from ?? (await signer.getAddress());
+    const quote = fields.fee === undefined ? await this.quoteTransfer({ from, to: fields.to, token: fields.token, amount: fields.amount }) : undefined;
+    const signed = await signTransfer(signer, await this.domain(), {
+      ...fields,
+      from,
+      fee: fields.fee ?? quote?.fee ?? 0n,
+      nonce: fields.nonce ?? (await this.nextNonce(from)),
+      deadline: fields.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + 600n,
+    });
+    return { signed, quote, result: await this.submitTransfer(signed) };
   }
 
   /** GET /v1/status of whichever node answers. */

@@ -18,6 +18,10 @@ export type { DeltaClientCommonOptions } from "./deltaClient.ts";
 export type { WaitForTransferOptions } from "./deltaClient.ts";
 /** Options of submitTransfers: `batchSize` (1 to 10,000 transfers per request). */
 export type { SubmitTransfersOptions } from "./deltaClient.ts";
+/** quoteTransfer's request (`to`, `token`) and answer: `{ minFee, newAccount, fee }`, fee the least to sign. */
+export type { TransferQuote, TransferQuoteRequest } from "./deltaClient.ts";
+/** sendTransfer's fields: a TransferFields whose fee (default: quoted), nonce (next) and deadline (10 min) may be left out. */
+export type { SendTransferFields } from "./deltaClient.ts";
 
 // Retry policy (backoff.ts).
 /** Tries in all, backoff base and ceiling in ms. */
@@ -32,6 +36,8 @@ export { DeltaClientError } from "./clientError.ts";
 // Answers (answers.ts).
 /** GET /v1/domain: the EIP-712 domain (chainId bigint) plus `feeRecipient`. */
 export type { DomainInfo } from "./answers.ts";
+/** GET /v1/fees: per accepted token (checksummed) its fees (bigint), and where the policy comes from. */
+export type { FeesInfo, TokenFees } from "./answers.ts";
 /** GET /v1/status: role, term, leader, indexes, epochs (bigint), peers. */
 export type { StatusInfo } from "./answers.ts";
 /** "leader" | "follower" | "candidate". */

@@ -69,6 +69,14 @@ function restartScript(i: number, cwd: string, argv: readonly string[], env: Nod
   );
 }
 
+/** A fee policy in wei per token address (node config `fees`, written as decimal strings). */
+export type DevnetFees = Readonly<Record<string, { readonly minFee: bigint; readonly newAccountFee: bigint }>>;
+
+/** The devnet's policy (PROTOCOL.md §2): ETH and the test token, both at fee 0. */
+export function devnetFees(tokenAddress: string): DevnetFees {
+  return { "0x0000000000000000000000000000000000000000": { minFee: 0n, newAccountFee: 0n }, [tokenAddress]: { minFee: 0n, newAccountFee: 0n } };
+}
+
 export interface DevnetNodesOptions {
   /** Where configs, data and logs go (created). */
   readonly dir: string;
@@ -96,6 +104,11 @@ export interface DevnetNodesOptions {
   readonly block?: { readonly intervalMs?: number; readonly maxMessages?: number };
   /** The leader's mempool limits (node config `mempool`; default: the config's). */
   readonly mempool?: { readonly maxMessages?: number; readonly maxBytes?: number; readonly maxNonceAhead?: number };
+  /**
+   * The fee policy (node config `fees`, the same on every node); undefined or null: none, every
+   * token transferable at any fee. nodeOptionsFor(chain) sets the devnet's (devnetFees).
+   */
+  readonly fees?: DevnetFees | null;
   /** Epoch sealing (node config `epoch`; default: every 30 s or 10,000 messages). */
   readonly epoch?: { readonly intervalMs?: number; readonly maxMessages?: number };
   /** Settlement (node config `settlement`; default: the leader submits, chunks of up to 1,000 items). */
@@ -110,8 +123,9 @@ export interface DevnetNodesOptions {
 }
 
 /** The chain half of DevnetNodesOptions for nodes that settle on `chain`, its validators as the node keys. */
-export function nodeOptionsFor(chain: DevnetChain): Pick<DevnetNodesOptions, "rpcUrl" | "chainId" | "bridge" | "feeRecipient" | "validatorKeys"> {
+export function nodeOptionsFor(chain: DevnetChain): Pick<DevnetNodesOptions, "rpcUrl" | "chainId" | "bridge" | "feeRecipient" | "validatorKeys" | "fees"> {
   return {
+    fees: devnetFees(chain.tokenAddress),
     rpcUrl: chain.ganache.url,
     chainId: chain.chainId,
     bridge: chain.bridgeAddress,
@@ -207,6 +221,9 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
       chain: { rpcUrl: options.rpcUrl, chainId: options.chainId, bridge: options.bridge, confirmations: 1, finality: options.finality ?? { confirmations: 1 }, pollMs: 200, fromBlock: 0 },
       block: { intervalMs: 5, maxMessages: 2_000, ...options.block },
       ...(options.mempool === undefined ? {} : { mempool: options.mempool }),
+      ...(options.fees === undefined || options.fees === null
+        ? {}
+        : { fees: Object.fromEntries(Object.entries(options.fees).map(([t, f]) => [t, { minFee: f.minFee.toString(), newAccountFee: f.newAccountFee.toString() }])) }),
       epoch: { intervalMs: 30_000, maxMessages: 10_000, ...options.epoch },
       settlement: { pollMs: 250, ...options.settlement },
     };

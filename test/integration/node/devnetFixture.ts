@@ -22,7 +22,7 @@ export interface TestDevnet {
 }
 
 /** Ganache, the bridge and 3 node processes with free ports, in a fresh temp dir named after `name`. */
-export async function startTestDevnet(name: string, options: Pick<DevnetNodesOptions, "epoch" | "settlement" | "hosts" | "block" | "mempool"> = {}): Promise<TestDevnet> {
+export async function startTestDevnet(name: string, options: Pick<DevnetNodesOptions, "epoch" | "settlement" | "hosts" | "block" | "mempool" | "fees"> = {}): Promise<TestDevnet> {
   const dir = mkdtempSync(join(tmpdir(), `delta-${name}-`));
   const chain = await startDevnetChain();
   let cluster: DevnetNodes;
