@@ -39,6 +39,7 @@ import { RefusalMemory, Reservations, signatureKey } from "./admission.ts";
 import { AppliedWaiters } from "./appliedWaiters.ts";
 import {
   createLedger,
+  feeRefusal,
   getEpochHeads,
   getAvailableBalance,
   getDeposit,
@@ -626,6 +627,12 @@ export class NodeRuntime implements NodeService {
     if (this.#router.pending.get(m.hash) !== undefined) return undefined; // joins the copy pending here
     const early = this.#refusedEarly(m, nowMs);
     if (early !== undefined) return { result: early, balance: false };
+    // The fee policy as this node's ledger has applied it (the ledger checks again when it applies).
+    const fee = m.kind === "transfer" ? feeRefusal(this.#ledger, m) : null;
+    if (fee !== null) {
+      this.#admissionRefusals.inc({ code: fee.code, stage: "intake" });
+      return { result: errorItem(fee.code, fee.reason), balance: false };
+    }
     const next = this.#ledgerNonce(signerOf(m));
     const maxAhead = BigInt(this.#config.mempool.maxNonceAhead);
     if (m.nonce - next >= maxAhead) {
