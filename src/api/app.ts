@@ -296,16 +296,20 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
     res.json(committedView(result));
   };
 
-  /** A batch item's verdict as it goes out: committed, or refused with a public code. */
-  const batchItem = (result: BatchItemResult, route: string): BatchItemResult => {
+  /**
+   * A batch item's verdict as it goes out: committed, or refused with a public code. Counts go to
+   * `tally` (code, or "" for a commit) and into the metrics once per batch: a labelled inc per
+   * item cost milliseconds at 10,000 items.
+   */
+  const batchItem = (result: BatchItemResult, route: string, tally: Map<string, number>): BatchItemResult => {
     if (!("error" in result)) {
-      metrics.transfersCommitted.inc();
+      tally.set("", (tally.get("") ?? 0) + 1);
       return committedView(result);
     }
     const { code, message } = result.error;
     const answer = isErrorCode(code) ? answerForCode(code, message) : answerForCode("INTERNAL", message);
     if (answer.internal) log.error({ route, code }, "service refused a batch item with an internal code");
-    metrics.refusals.inc({ code: answer.body.error.code });
+    tally.set(answer.body.error.code, (tally.get(answer.body.error.code) ?? 0) + 1);
     // OUTCOME_UNKNOWN carries the hash to look the write up by (PROTOCOL.md §2).
     return code === "OUTCOME_UNKNOWN" && result.hash !== undefined ? { ...answer.body, hash: result.hash } : answer.body;
   };
@@ -354,18 +358,35 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
         details: { sent: valid.length, answered: verdicts.length },
       });
     }
+    // The answer is written a slice at a time as well: at 10,000 items building and serialising
+    // it in one go held the event loop 15-30 ms. The text equals JSON.stringify({ results }).
     let next = 0;
-    const results = items.map((item): BatchItemResult => {
+    const tally = new Map<string, number>();
+    const texts: string[] = [];
+    const answerSlicer = newSlicer();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      let result: BatchItemResult;
       if (!item.ok) {
-        metrics.refusals.inc({ code: item.error.code });
-        return { error: { code: item.error.code, message: item.error.message } };
+        tally.set(item.error.code, (tally.get(item.error.code) ?? 0) + 1);
+        result = { error: { code: item.error.code, message: item.error.message } };
+      } else {
+        const verdict = verdicts[next++];
+        // Counted above: exactly one verdict per valid item.
+        if (verdict === undefined) throw new DeltaError("INTERNAL", "missing verdict for a batch item");
+        result = batchItem(verdict, "/v1/transfers/batch", tally);
       }
-      const verdict = verdicts[next++];
-      // Counted above: exactly one verdict per valid item.
-      if (verdict === undefined) throw new DeltaError("INTERNAL", "missing verdict for a batch item");
-      return batchItem(verdict, "/v1/transfers/batch");
-    });
-    res.json({ results });
+      texts.push(JSON.stringify(result));
+      if (i % ITEMS_PER_CLOCK_READ === ITEMS_PER_CLOCK_READ - 1) {
+        const pause = answerSlicer.pause();
+        if (pause !== undefined) await pause;
+      }
+    }
+    for (const [code, n] of tally) {
+      if (code === "") metrics.transfersCommitted.inc(n);
+      else metrics.refusals.inc({ code }, n);
+    }
+    res.type("application/json").send(`{"results":[${texts.join(",")}]}`);
   });
 
   app.get("/v1/transfers/:hash", routeTag("/v1/transfers/:hash"), (req: Request<{ hash: string }>, res: Response) => {
