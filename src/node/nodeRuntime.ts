@@ -107,8 +107,30 @@ const EXPIRY_SWEEP_MS = 1_000;
  * the cluster has committed (a deposit or transfer it has not applied yet may pay for it).
  */
 const ADMISSION_CATCH_UP_MS = 1_000;
-/** Batches are hashed this many messages at a time, the event loop free in between. */
-const HASH_SLICE = 256;
+/**
+ * Intake's loops over a batch (hashing, admission checks) give the event loop back once a slice
+ * has run this long, so no request holds it, and the consensus sharing it, for long (issue 15:
+ * at most 50 ms at 10,000 items).
+ */
+const SLICE_MS = 4;
+/** Messages taken into the node's keeping (#accept: reservations, the router, the mempool) at a time. */
+const ACCEPT_SLICE = 500;
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Runs `fn(k)` for k from 0 to n - 1, yielding to the event loop whenever a slice ran SLICE_MS. */
+async function sliced(n: number, fn: (k: number) => void): Promise<void> {
+  let sliceStart = performance.now();
+  for (let k = 0; k < n; k++) {
+    fn(k);
+    if ((k & 31) === 31 && performance.now() - sliceStart >= SLICE_MS) {
+      await yieldToLoop();
+      sliceStart = performance.now();
+    }
+  }
+}
 
 /** How often the leader shares its deposit cursor through the log (when it moved). */
 const CURSOR_SHARE_MS = 5_000;
@@ -657,7 +679,8 @@ export class NodeRuntime implements NodeService {
     let toVerify: number[] = [];
     const short: number[] = [];
     let now = Date.now();
-    items.forEach((item, k) => {
+    await sliced(items.length, (k) => {
+      const item = items[k]!;
       const refused = this.#precheck(item.m, item.signature, now);
       if (refused === undefined) toVerify.push(k);
       else {
@@ -685,22 +708,22 @@ export class NodeRuntime implements NodeService {
         this.#refusals.remember(signatureKey(item.m.hash, item.signature), { code: "INVALID_SIGNATURE", message }, now);
         results[k] = errorItem("INVALID_SIGNATURE", message);
       });
-      if (valid.length > 0) {
-        const answers = this.#accept(valid.map((k) => items[k]!.m));
-        valid.forEach((k, j) => (results[k] = answers[j]!));
+      // Into the node's keeping ACCEPT_SLICE at a time, the event loop free in between (in
+      // batch order: an account's nonces reach the mempool in the order they were sent).
+      for (let i = 0; i < valid.length; i += ACCEPT_SLICE) {
+        if (i > 0) await yieldToLoop();
+        const part = valid.slice(i, i + ACCEPT_SLICE);
+        const answers = this.#accept(part.map((k) => items[k]!.m));
+        part.forEach((k, j) => (results[k] = answers[j]!));
       }
     }
     return Promise.all(results);
   }
 
-  /** EIP-712 digests of `transfers`, HASH_SLICE at a time with the event loop free in between. */
+  /** EIP-712 digests of `transfers`, in slices with the event loop free in between. */
   async #hashTransfers(transfers: readonly SignedTransfer[]): Promise<Hash[]> {
     const hashes: Hash[] = new Array(transfers.length);
-    for (let i = 0; i < transfers.length; i += HASH_SLICE) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      const end = Math.min(transfers.length, i + HASH_SLICE);
-      for (let k = i; k < end; k++) hashes[k] = hashTransfer(this.#domain, transfers[k]!);
-    }
+    await sliced(transfers.length, (k) => (hashes[k] = hashTransfer(this.#domain, transfers[k]!)));
     return hashes;
   }
 
