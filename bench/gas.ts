@@ -10,7 +10,7 @@
  * - what the number of distinct tokens in a chunk costs (`tokens`): chunks of one existing-account
  *   debit and one payout to a fresh account per token, at 32, 128 and 256 tokens, fitted to
  *   a + b T + c T^2 against the same items in one token. The bridge finds a token's running sum by
- *   a linear scan, so c is the cost of one step of that scan; src/ledger/settlementGas.ts holds the
+ *   a linear scan, so c is the cost of one step of that scan; src/chain/settlementGas.ts holds the
  *   model built from these figures.
  * Run: npm run bench:gas (everything), or `node bench/gas.ts tokens` for the token figures alone
  * (merged into an existing gas.json).

@@ -22,6 +22,8 @@ export { settlementTuple } from "./settlementCall.ts";
 export { chainProvider, RPC_TIMEOUT_MS } from "./provider.ts";
 /** Sends a signed epoch's chunks in order (replacing stuck transactions) and finds their Settled events; the node's leader and scripts/settle.ts share it. */
 export { SettlementSubmitter, type SettledOnChain, type SettlementSubmitterOptions, type SignedSettlement, type SubmitterLogger } from "./settlementSubmitter.ts";
+/** The gas model of a settlement chunk (measured on Ganache) and the chunk limits that fit 80% of a block. */
+export { chunkGasBound, chunkLimitsFor, maxItemsFor, settlementGasBound, MAX_TOKENS_PER_CHUNK, type ChunkLimits } from "./settlementGas.ts";
 /** The leader's deposit watcher: Deposited events at the configured finality, checked against the bridge's nextDepositId and the ledger's contents, proposed as log entries, with a durable cursor. */
 export {
   DepositWatcher,

@@ -6,11 +6,17 @@
  *
  * - The chain is the truth: the caller reads `lastEpoch()`/`nextChunk()` before each chunk, so a
  *   landed chunk is not sent again and none is skipped, whoever submitted it.
- * - The estimate refuses a chunk the chain would revert (landed meanwhile, out of order).
- * - The gas limit is the estimate plus 20% (Ganache's estimates run a few hundred gas short), but
- *   never above the latest block's gas limit: a transaction asking for more than a block holds is
- *   refused by every node and would never be mined. The chunks are sized so that their modelled
- *   gas uses at most 80% of a block (src/node/settlementGas.ts), so the cap only trims the margin.
+ * - The gas limit is the chunk's modelled bound (settlementGas.ts: measured on Ganache, priced for
+ *   the worst items, so a chunk's real gas stays below it), checked by one `eth_call` with exactly
+ *   that gas: the call refuses a chunk the chain would revert (landed meanwhile, out of order) and
+ *   one the bound would not cover. Only then is the chunk estimated (`eth_estimateGas`, plus 20%),
+ *   which also names the revert. Ganache's estimate executes a chunk many times over: it took more
+ *   than the 10 s RPC timeout on every try for a chunk of 128 tokens, so estimating every chunk
+ *   could stall settlement on its own.
+ * - The gas limit is never above the latest block's: a transaction asking for more than a block
+ *   holds is refused by every node and would never be mined. A chunk whose estimate alone exceeds
+ *   a block is not sent (no gas limit can mend it); the leader plans chunks whose bound is within
+ *   80% of a block, so this takes a chunk built elsewhere (an old plan, another block limit).
  * - A transaction not mined within `replaceAfterMs` is replaced: same nonce, gas price +25%,
  *   never above `maxGasPriceGwei`. A transaction of ours still pending at our first unmined nonce
  *   (sent before a restart, its hash forgotten) is replaced too, not queued behind.
@@ -19,6 +25,7 @@ import { getAddress, Interface, zeroPadValue, toBeHex, type Log, type Provider, 
 import type { Hash, Hex, Settlement } from "../protocol/index.ts";
 import { bridgeAbi } from "./deploy.ts";
 import { settlementTuple } from "./settlementCall.ts";
+import { settlementGasBound } from "./settlementGas.ts";
 
 /** A sealed epoch's chunks with their quorum's signatures, as the log holds them. */
 export interface SignedSettlement {
@@ -206,17 +213,30 @@ export class SettlementSubmitter {
   }
 
   /**
-   * Sends one `settle` call; the estimate refuses a chunk the chain would revert (landed, out of
-   * order). The gas limit is settlementGasLimit's; a chunk whose estimate exceeds a block is not
-   * sent (it could never be mined) but reported, and the caller retries on its next step.
+   * Sends one `settle` call with the chunk's modelled gas bound as its gas limit (never above the
+   * block's), after one `eth_call` with that gas shows it executes. When the call fails, the
+   * estimate decides: it throws for a chunk the chain refuses (landed, out of order), else gives the
+   * gas limit (settlementGasLimit). A chunk that needs more than a block is not sent but reported;
+   * the caller retries on its next step.
    */
   async #send(settlement: Settlement, signatures: readonly Hex[], nonce: number, gasPrice: bigint): Promise<string> {
+    const provider = this.#o.provider;
     const data = this.#bridge.encodeFunctionData("settle", [settlementTuple(settlement), signatures]);
     const from = await this.#o.signer.getAddress();
-    const [gas, block] = await Promise.all([this.#o.provider.estimateGas({ from, to: this.#bridgeAddress, data }), this.#o.provider.getBlock("latest")]);
-    const gasLimit = settlementGasLimit(gas, block?.gasLimit);
-    if (gasLimit === undefined) {
-      throw new Error(`settlement chunk ${settlement.chunk} of epoch ${settlement.epoch} needs ${gas} gas, more than a block's ${block?.gasLimit}`);
+    const blockGasLimit = (await provider.getBlock("latest"))?.gasLimit;
+    const bound = settlementGasBound(settlement);
+    let gasLimit: bigint | undefined = blockGasLimit !== undefined && bound > blockGasLimit ? blockGasLimit : bound;
+    const fits = await provider.call({ from, to: this.#bridgeAddress, data, gasLimit }).then(
+      () => true,
+      () => false,
+    );
+    if (!fits) {
+      const gas = await provider.estimateGas({ from, to: this.#bridgeAddress, data });
+      gasLimit = settlementGasLimit(gas, blockGasLimit);
+      if (gasLimit === undefined) {
+        throw new Error(`settlement chunk ${settlement.chunk} of epoch ${settlement.epoch} needs ${gas} gas, more than a block's ${blockGasLimit}`);
+      }
+      this.#o.logger.warn({ epoch: settlement.epoch.toString(), chunk: settlement.chunk, bound: bound.toString(), estimate: gas.toString() }, "settlement chunk does not execute within its modelled gas; sent with its estimate");
     }
     const tx = await this.#o.signer.sendTransaction({ to: this.#bridgeAddress, data, nonce, gasPrice, gasLimit, type: 0 });
     return tx.hash;

@@ -4,7 +4,7 @@
  *
  * 1. Plan and sign. The leader first commits the epoch's chunk limits, items and distinct tokens
  *    per chunk, sized by the gas model so that every chunk fits well within a block
- *    (settlementGas.ts; "settlementPlan" entry; the first one for an epoch is final). Every node
+ *    (src/chain/settlementGas.ts; "settlementPlan" entry; the first one for an epoch is final). Every node
  *    builds the sealed epoch's chunks from its own ledger with those limits (the pure builder of
  *    src/ledger) and signs each chunk's EIP-712 digest with its validator key, with those limits
  *    only: two different chunkings of one epoch never both carry signatures. A node never signs
@@ -25,13 +25,20 @@
  */
 import { JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
-import { chainProvider, SettlementSubmitter, type SignedSettlement } from "../chain/index.ts";
+import { chainProvider, chunkLimitsFor, SettlementSubmitter, type SignedSettlement } from "../chain/index.ts";
 import type { ConsensusLogger } from "../consensus/index.ts";
 import { buildSettlementChunks, getEpochHeads, getEpochStatus, getEpochSummary, type LedgerState } from "../ledger/index.ts";
 import { hashSettlement, recoverSigner, type BridgeDomain, type Hash, type Hex, type Settlement } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
 import type { NodeEntry, SettlementPlanEntry, SignaturesEntry } from "./entryCodec.ts";
-import { chunkLimitsFor } from "./settlementGas.ts";
+/**
+ * RPC timeout of the settler's chain requests. Checking a chunk executes it once (eth_call), and
+ * Ganache runs about 2.7M gas per second (a 6.75M gas chunk of 128 tokens: 2.5 s alone, more than
+ * 10 s on this loaded 2-core machine), so the chain loops' 10 s would fail every try of a large
+ * chunk, and a failed check is retried, never skipped: settlement would stall on it. A real node
+ * answers in well under a second; the timeout only bounds a hung request.
+ */
+const SETTLEMENT_RPC_TIMEOUT_MS = 60_000;
 /** How often the leader asks the members that have not answered for their signatures. */
 const ASK_EVERY_MS = 300;
 /** Signed settlements a node keeps ready to answer the leader with (a few epochs, sizes). */
@@ -145,7 +152,7 @@ export class Settler {
     this.#host = host;
     this.#selfId = selfId;
     const { chain, settlement } = host.config;
-    this.#provider = chainProvider(chain.rpcUrl, chain.chainId, { pollingInterval: 250, cacheTimeout: -1 });
+    this.#provider = chainProvider(chain.rpcUrl, chain.chainId, { pollingInterval: 250, cacheTimeout: -1 }, SETTLEMENT_RPC_TIMEOUT_MS);
     // cacheTimeout -1: ethers would otherwise answer a repeated call (the pending nonce, nextChunk) from a 250 ms cache.
     this.#validator = validator;
     const key = settlement.submitterPrivateKey;
@@ -342,7 +349,7 @@ export class Settler {
 
   /**
    * The chunk limits of sealed `epoch` for the chain as it is now: sized by the gas model to the
-   * latest block's gas limit (settlementGas.ts). The block must be read: a guess could give chunks
+   * latest block's gas limit (src/chain/settlementGas.ts). The block must be read: a guess could give chunks
    * that never fit, and the plan, once committed, is final.
    */
   async #chunkLimits(epoch: bigint): Promise<PlanLimits> {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 /**
- * The settlement gas model and the chunk limits it gives (src/node/settlementGas.ts), and the
+ * The settlement gas model and the chunk limits it gives (src/chain/settlementGas.ts), and the
  * submitter's gas limit (src/chain/settlementSubmitter.ts): the bound covers what was measured on
  * Ganache, every chunk built with the chosen limits fits 80% of the block by the model, an epoch of
  * hundreds of tokens gets small chunks and one of a single token the whole budget, and a
@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { settlementGasLimit } from "../../../src/chain/settlementSubmitter.ts";
 import { buildSettlementChunks, type SettlementSource } from "../../../src/ledger/index.ts";
-import { chunkGasBound, chunkLimitsFor, maxItemsFor, MAX_TOKENS_PER_CHUNK } from "../../../src/node/settlementGas.ts";
+import { chunkGasBound, chunkLimitsFor, maxItemsFor, MAX_TOKENS_PER_CHUNK, settlementGasBound } from "../../../src/chain/settlementGas.ts";
 import type { Address } from "../../../src/protocol/index.ts";
 import { accountAt, hashOf } from "../ledger/fixtures.ts";
 
@@ -58,6 +58,23 @@ describe("settlement gas model", () => {
       const bound = chunkGasBound(items, tokens);
       assert.ok(bound >= BigInt(gas), `${items} items in ${tokens} tokens: bound ${bound} < measured ${gas}`);
     }
+  });
+
+  it("prices a chunk by its items and distinct tokens (any address case)", () => {
+    const [t1, t2] = [accountAt(7), accountAt(8)];
+    const chunk = {
+      deltas: [
+        { account: accountAt(1), token: t1, amount: -5n },
+        { account: accountAt(2), token: t1.toUpperCase().replace("0X", "0x") as Address, amount: 2n },
+        { account: accountAt(1), token: t2, amount: -1n },
+      ],
+      payouts: [
+        { account: accountAt(3), token: t1, amount: 3n },
+        { account: accountAt(1), token: t2, amount: 1n },
+      ],
+    };
+    assert.equal(settlementGasBound(chunk), chunkGasBound(5, 2));
+    assert.equal(chunkGasBound(5, 2), 150_000n + 5n * (26_000n + 2n * 160n) + 2n * 1_500n);
   });
 
   it("sizes items to 80% of the block for a token cap, never above the configured size nor below 2", () => {
