@@ -117,10 +117,10 @@ export const ConfigSchema = z.strictObject({
   settlement: z
     .strictObject({
       /**
-       * Items (deltas plus payouts) per settlement chunk, at most. The leader lowers it so that a
-       * chunk fits 80% of the chain's block gas limit at 26,000 gas per item, above the measured
-       * worst case of about 24,000 per delta to an account new to the bridge (bench/results/gas.json):
-       * 923 on a 30M-gas chain.
+       * Items (deltas plus payouts) per settlement chunk, at most. Each epoch's plan lowers it, and
+       * caps the distinct tokens per chunk, so that the gas model's bound of a chunk fits 80% of the
+       * chain's block gas limit (src/chain/settlementGas.ts, measured on Ganache): 911 items for a
+       * one-token epoch on a 30M-gas chain, fewer when a chunk holds many tokens.
        */
       maxItemsPerChunk: z.int().min(2).max(10_000).default(1_000),
       /** The leader submits the signed chunks itself; false leaves that to scripts/settle.ts or anyone. */
