@@ -3,7 +3,7 @@
  * Splits a sealed epoch's netting into settlement chunks (PROTOCOL.md §3), pure and deterministic.
  *
  * Rules every chunk meets: at most N items (deltas plus payouts) and, when asked, at most K distinct
- * tokens (the bridge's per-token bookkeeping grows with the tokens of a chunk: src/node/settlementGas.ts);
+ * tokens (the bridge's per-token bookkeeping grows with the tokens of a chunk: src/chain/settlementGas.ts);
  * per token, the sum of its deltas
  * plus the sum of its payouts is zero; all chunks carry the epoch's transfers root; together they
  * add up exactly to the epoch's deltas and payouts; zero deltas are left out.
