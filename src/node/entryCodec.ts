@@ -48,7 +48,7 @@ export interface SettlementPlanEntry {
   readonly type: "settlementPlan";
   readonly epoch: bigint;
   readonly maxItems: number;
-  /** Most distinct tokens per chunk (src/node/settlementGas.ts); absent in plans from before the cap (no cap). */
+  /** Most distinct tokens per chunk (src/chain/settlementGas.ts); absent in plans from before the cap (no cap). */
   readonly maxTokens?: number;
 }
 
