@@ -111,10 +111,12 @@ describe("reads agree with writes on every node (Ganache + 3 node processes)", {
 
   it("the leader drops a message past its deadline before cutting a block (422, no block)", async () => {
     const leader = rests[await leaderIndex()]!;
-    const nobody = new Wallet(Wallet.createRandom().privateKey);
+    // Funded: admission refuses a message nobody can pay for before it reaches any mempool.
+    const payer = new Wallet(devnet.chain.users[11]!.privateKey);
+    await fund([payer], 1_000n);
     const before = blocksProposed(await (await fetch(`${leader}/metrics`)).text());
     // 2 s past: inside the intake's 5 s clock margin, so it reaches the leader's mempool.
-    const expired = await signTransfer(nobody, devnet.chain.users[0]!.address, 1n, 0n, BigInt(Math.floor(Date.now() / 1000) - 2));
+    const expired = await signTransfer(payer, devnet.chain.users[0]!.address, 1n, 0n, BigInt(Math.floor(Date.now() / 1000) - 2));
     const answer = await post(`${leader}/v1/transfers`, expired);
     assert.equal(answer.status, 422, JSON.stringify(answer.body));
     assert.equal((answer.body["error"] as Json)["code"], "DEADLINE_EXPIRED");
