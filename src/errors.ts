@@ -49,7 +49,7 @@ export const ERROR_CODES = [
   "BEHIND",
   /** The leader's mempool is full of messages paying at least this fee: 503, retry later or pay more. */
   "MEMPOOL_FULL",
-  /** A client address over its cap of requests in progress (docs/api.md, "Bounded work"): 429, retry once answered. */
+  /** A client address over its cap of requests in progress (docs/api.md, "Bounded work"): 503 with Retry-After, retry once answered. */
   "TOO_MANY_REQUESTS",
   /** A write taken in but not decided within the answer bound: 504, look it up by hash. */
   "OUTCOME_UNKNOWN",

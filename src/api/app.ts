@@ -54,7 +54,7 @@ export interface ApiOptions {
   readonly metricsRegistry?: Registry;
   /** How long a GET with `?minIndex=` waits for this node to apply that index before 503 BEHIND; default 5,000 ms (PROTOCOL.md §2). */
   readonly minIndexWaitMs?: number;
-  /** Requests one client address may have in progress; past it, 429 TOO_MANY_REQUESTS (default 32). */
+  /** Requests one client address may have in progress; past it, 503 TOO_MANY_REQUESTS with Retry-After (default 32). */
   readonly maxRequestsPerAddress?: number;
   /** Bounds on a JSON body's shape, checked before it is parsed (default DEFAULT_JSON_SHAPE_LIMITS). */
   readonly jsonLimits?: JsonShapeLimits;
@@ -259,7 +259,7 @@ export function createApi(service: NodeService, options: ApiOptions): Express {
   });
 
   // At most maxRequestsPerAddress requests in progress per client address, counted before any body
-  // is read: past it the request is answered 429 at once, which costs the node next to nothing.
+  // is read: past it the request is answered 503 at once, which costs the node next to nothing.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const key = clientKey(req.socket.remoteAddress);
     if (!requestsHeld.tryAcquire(key)) {

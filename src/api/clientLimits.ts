@@ -10,7 +10,7 @@
 export interface HttpLimits {
   /** Open connections one client address may hold; a connection past it is closed at once. */
   readonly maxConnectionsPerAddress: number;
-  /** Requests one client address may have in progress; past it, 429 TOO_MANY_REQUESTS. */
+  /** Requests one client address may have in progress; past it, 503 TOO_MANY_REQUESTS. */
   readonly maxRequestsPerAddress: number;
   /**
    * Time to receive a request's headers, from its first byte (Node's `headersTimeout`); also how

@@ -50,8 +50,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DEADLINE_EXPIRED: 422,
   TOKEN_NOT_ACCEPTED: 422,
   FEE_TOO_LOW: 422,
-  // 429: this client address has too many requests in progress; the answer carries Retry-After.
-  TOO_MANY_REQUESTS: 429,
+  // 503 as well (PROTOCOL.md §2 names 503 for "retry later"; clients we never meet know it, not
+  // 429): this client address has too many requests in progress; the answer carries Retry-After.
+  TOO_MANY_REQUESTS: 503,
   // 503: no leader reachable; the answer carries Retry-After.
   NO_LEADER: 503,
   BEHIND: 503,
@@ -126,7 +127,7 @@ function retryAfterOf(err: DeltaError): number {
 }
 
 /** 5xx codes that are answers to the client (retry, or look it up), not the node's own failures. */
-const PUBLIC_5XX: ReadonlySet<ErrorCode> = new Set(["NO_LEADER", "BEHIND", "MEMPOOL_FULL", "OUTCOME_UNKNOWN"]);
+const PUBLIC_5XX: ReadonlySet<ErrorCode> = new Set(["NO_LEADER", "BEHIND", "MEMPOOL_FULL", "TOO_MANY_REQUESTS", "OUTCOME_UNKNOWN"]);
 
 /** The answer for a refusal code and message (batch items and service verdicts use this too). */
 export function answerForCode(code: ErrorCode, message: string): ErrorAnswer {
@@ -158,12 +159,8 @@ export function toErrorAnswer(err: unknown, limitBytes: number): ErrorAnswer {
     const hash = delta.details?.["hash"];
     return typeof hash === "string" ? { ...answer, body: { ...answer.body, hash } } : answer;
   }
-  if (delta.code === "NO_LEADER" || delta.code === "BEHIND" || delta.code === "MEMPOOL_FULL") {
+  if (delta.code === "NO_LEADER" || delta.code === "BEHIND" || delta.code === "MEMPOOL_FULL" || delta.code === "TOO_MANY_REQUESTS") {
     // PROTOCOL.md §2: 503 means retry later; Retry-After says when (RFC 9110 §10.2.3, seconds).
-    return { ...answer, headers: { "Retry-After": String(retryAfterOf(delta)) } };
-  }
-  if (delta.code === "TOO_MANY_REQUESTS") {
-    // RFC 6585 §4: a 429 may say when to come back.
     return { ...answer, headers: { "Retry-After": String(retryAfterOf(delta)) } };
   }
   return answer;

@@ -55,9 +55,8 @@ const ERROR_STATUSES = {
   413: "Body over the limit: PAYLOAD_TOO_LARGE",
   415: "Not JSON: UNSUPPORTED_MEDIA_TYPE",
   422: "Not payable now: INSUFFICIENT_BALANCE, DEADLINE_EXPIRED, TOKEN_NOT_ACCEPTED (a transfer of a token GET /v1/fees does not list), FEE_TOO_LOW (a fee below minFee, plus newAccountFee for a recipient new to the token)",
-  429: "This client address already has http.maxRequestsPerAddress requests in progress on this node (32 by default): TOO_MANY_REQUESTS. Retry after Retry-After seconds, or once an earlier answer came",
   500: "The node failed: INTERNAL (no details; the node logged them)",
-  503: "No leader reachable, nothing applied: NO_LEADER; or (a GET with ?minIndex=) the node has not applied that index within 5 s: BEHIND; or (a write) the leader's mempool is full of higher fees: MEMPOOL_FULL. Retry after Retry-After seconds",
+  503: "No leader reachable, nothing applied: NO_LEADER; or (a GET with ?minIndex=) the node has not applied that index within 5 s: BEHIND; or (a write) the leader's mempool is full of higher fees: MEMPOOL_FULL; or this client address already has http.maxRequestsPerAddress requests in progress on this node (32 by default): TOO_MANY_REQUESTS. Retry after Retry-After seconds",
   504: "Taken in, not decided within 30 s: OUTCOME_UNKNOWN, with the write's `hash`; it may still commit until its deadline, look it up by hash",
 } as const;
 
@@ -305,12 +304,12 @@ function operationObject(op: Operation): Json {
       headers: APPLIED_INDEX_HEADER,
     },
   };
-  // Every GET may answer 400 (a malformed ?minIndex=) and 503 BEHIND; every route 429 (per-address cap).
-  const errors = [...new Set<ErrorStatus>([...op.errors, 429, ...(op.method === "get" ? ([400, 503] as const) : [])])].sort((x, y) => x - y);
+  // Every GET may answer 400 (a malformed ?minIndex=) and 503 BEHIND; every route 503 TOO_MANY_REQUESTS (per-address cap).
+  const errors = [...new Set<ErrorStatus>([...op.errors, 503, ...(op.method === "get" ? ([400] as const) : [])])].sort((x, y) => x - y);
   for (const status of errors) {
     const response: { [key: string]: Json } = { description: ERROR_STATUSES[status], content: { "application/json": { schema: ref("ErrorBody") } } };
     response["headers"] = { ...APPLIED_INDEX_HEADER };
-    if (status === 503 || status === 429) response["headers"] = { ...APPLIED_INDEX_HEADER, "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer", minimum: 1 } } };
+    if (status === 503) response["headers"] = { ...APPLIED_INDEX_HEADER, "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer", minimum: 1 } } };
     if (status === 401) response["headers"] = { ...APPLIED_INDEX_HEADER, "WWW-Authenticate": { description: "Bearer", schema: { type: "string" } } };
     responses[String(status)] = response;
   }

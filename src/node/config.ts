@@ -104,9 +104,9 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       maxMessages: z.int().min(1).max(10_000_000).default(200_000),
       maxBytes: z.int().min(1_024).default(128 * 1024 * 1024),
-      maxNonceAhead: z.int().min(1).max(1_000_000).default(1_024),
+      maxNonceAhead: z.int().min(1).max(1_000_000).default(10_000),
     })
-    .default({ maxMessages: 200_000, maxBytes: 128 * 1024 * 1024, maxNonceAhead: 1_024 }),
+    .default({ maxMessages: 200_000, maxBytes: 128 * 1024 * 1024, maxNonceAhead: 10_000 }),
   /**
    * The leader seals the open epoch once it is this old or holds this many messages (never an
    * empty one); 0 turns that trigger off. `POST /v1/admin/seal` seals at any time.

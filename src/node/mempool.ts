@@ -25,8 +25,11 @@ export const DEFAULT_GAP_HOLD_MS = 1_000;
 export const DEFAULT_MEMPOOL_MAX_MESSAGES = 200_000;
 /** Bytes the mempool holds at most, by default (config mempool.maxBytes; see `sizeOf`). */
 export const DEFAULT_MEMPOOL_MAX_BYTES = 128 * 1024 * 1024;
-/** How far past its next nonce an account may queue, by default (config mempool.maxNonceAhead). */
-export const DEFAULT_MAX_NONCE_AHEAD = 1_024;
+/**
+ * How far past its next nonce an account may queue, by default (config mempool.maxNonceAhead): a
+ * whole batch (PROTOCOL.md §2: up to 10,000 items) of one account's consecutive nonces fits.
+ */
+export const DEFAULT_MAX_NONCE_AHEAD = 10_000;
 
 /**
  * What a message costs the mempool, in bytes: its strings and numbers as they sit in memory, and

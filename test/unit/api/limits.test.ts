@@ -154,12 +154,12 @@ describe("requests in progress per address (createApi)", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  test("answers 429 TOO_MANY_REQUESTS past the cap, serves another address meanwhile, and frees the slots once answered", async () => {
+  test("answers 503 TOO_MANY_REQUESTS past the cap, serves another address meanwhile, and frees the slots once answered", async () => {
     const first = send(base, "/v1/status?minIndex=999");
     const second = send(base, "/v1/status?minIndex=999");
     await until("two requests held", () => service.held === 2);
     const third = await send(base, "/healthz");
-    assert.equal(third.status, 429);
+    assert.equal(third.status, 503);
     assert.equal(codeOf(third), "TOO_MANY_REQUESTS");
     assert.equal(third.headers["retry-after"], "1");
     assert.ok(third.headers["x-delta-applied-index"] !== undefined);
@@ -176,7 +176,7 @@ describe("requests in progress per address (createApi)", () => {
     const sockets = await Promise.all([open(Number(new URL(base).port)), open(Number(new URL(base).port))]);
     for (const s of sockets) s.write("GET /v1/status?minIndex=999 HTTP/1.1\r\nHost: x\r\n\r\n");
     await until("two requests held", () => service.held === 2);
-    assert.equal((await send(base, "/healthz")).status, 429);
+    assert.equal((await send(base, "/healthz")).status, 503);
     for (const s of sockets) s.destroy();
     // Both slots come back once the server sees the connections closed.
     const deadline = Date.now() + 5_000;

@@ -192,7 +192,7 @@ describe("GET /v1/epochs/:n/settlement", () => {
     const op = doc.paths["/v1/epochs/{n}/settlement"]?.["get"];
     assert.ok(op !== undefined, "route not listed");
     assert.equal(op.operationId, "getEpochSettlement");
-    assert.deepEqual(Object.keys(op.responses).sort(), ["200", "400", "404", "409", "429", "500", "503"]);
+    assert.deepEqual(Object.keys(op.responses).sort(), ["200", "400", "404", "409", "500", "503"]);
     assert.deepEqual(op.responses["200"], { description: "Every chunk with its validators' signatures", content: { "application/json": { schema: { $ref: "#/components/schemas/SettlementView" } } },
       headers: { "X-Delta-Applied-Index": { description: "the last log index the answering node had applied", schema: { type: "string", pattern: "^(0|[1-9][0-9]*)$" } } },
     });
