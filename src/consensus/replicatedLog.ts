@@ -120,6 +120,8 @@ export interface ReplicatedLogOptions {
   readonly clusterId: string;
   /** The SQLite file of this node's log. */
   readonly storePath: string;
+  /** Addresses the transport also accepts sockets from, beside the members' hosts (NAT, containers: docs/consensus.md "Who may connect"). */
+  readonly extraAllowedAddresses?: readonly string[];
   readonly timing?: Partial<LogTiming>;
   readonly logger?: ConsensusLogger;
   /** Entries per append message (default 512: big blocks go as several messages, so heartbeats interleave). */
@@ -319,6 +321,7 @@ export class ReplicatedLog extends EventEmitter {
         host: self.host,
         port: self.port,
         logger: transportLogger(options.logger),
+        ...(options.extraAllowedAddresses === undefined ? {} : { extraAllowedAddresses: options.extraAllowedAddresses }),
       });
       const log = new ReplicatedLog(options, timing, store, transport, core);
       log.#log.info({ entries: report.entries, droppedTail: report.droppedTail, lastIndex: last, term: hardState.term }, "replicated log opened");

@@ -318,6 +318,8 @@ export class TcpTransport {
   /** The members' hosts (as configured), resolved into the addresses allowed to connect. */
   readonly #memberHosts: readonly string[];
   readonly #extraAllowed: readonly string[];
+  /** What each member host given by name last resolved to. */
+  readonly #lastResolved = new Map<string, readonly string[]>();
   #allowed = new BlockList();
   #resolvedAt = 0;
   #resolving = false;
@@ -638,7 +640,11 @@ export class TcpTransport {
 
   // ---- who may connect ---------------------------------------------------------------------
 
-  /** Looks the members' hosts up (IP literals as they are) into the allow-list; a failed lookup keeps that host's old addresses out until the next try. */
+  /**
+   * Looks the members' hosts up (IP literals as they are) into the allow-list. A failed lookup
+   * keeps the addresses that host last resolved to (a DNS hiccup must not lock a member out); a
+   * host never resolved stays out until it resolves.
+   */
   async #resolveMembers(): Promise<void> {
     const allowed = new BlockList();
     const add = (address: string): void => allowed.addAddress(address, isIP(address) === 6 ? "ipv6" : "ipv4");
@@ -647,10 +653,16 @@ export class TcpTransport {
       this.#memberHosts.map(async (host) => {
         if (isIP(host) !== 0) return add(host);
         try {
-          for (const { address } of await lookup(host, { all: true })) add(address);
+          const addresses = (await lookup(host, { all: true })).map((a) => a.address);
+          this.#lastResolved.set(host, addresses);
         } catch (err) {
-          this.#log.warn({ host, code: errorCode(err) }, "transport could not resolve a member's host; its connections are refused until it resolves");
+          const kept = this.#lastResolved.get(host);
+          this.#log.warn(
+            { host, code: errorCode(err), kept: kept?.length ?? 0 },
+            kept === undefined ? "transport could not resolve a member's host; its connections are refused until it resolves" : "transport could not resolve a member's host; keeping the addresses it had",
+          );
         }
+        for (const address of this.#lastResolved.get(host) ?? []) add(address);
       }),
     );
     this.#allowed = allowed;

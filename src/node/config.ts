@@ -20,8 +20,11 @@ const feeWei = z
  * The fee policy (docs/operations.md "Fees"): per accepted token address, minFee and newAccountFee
  * in its wei. Each token once, whatever its case. Every member should carry the same (docs/node.md).
  */
+/** At most this many tokens in `fees`: a feePolicy log entry holds at most 10,000 (src/node/entryCodec.ts). */
+const MAX_FEE_TOKENS = 10_000;
 const FeesSchema = z
   .record(addressHex, z.strictObject({ minFee: feeWei, newAccountFee: feeWei }))
+  .refine((fees) => Object.keys(fees).length <= MAX_FEE_TOKENS, `lists more than ${MAX_FEE_TOKENS} tokens, more than one feePolicy log entry holds`)
   .refine((fees) => new Set(Object.keys(fees).map((t) => t.toLowerCase())).size === Object.keys(fees).length, "lists one token twice (in two cases)");
 
 export const MemberSchema = z.strictObject({
@@ -57,6 +60,12 @@ export const ConfigSchema = z.strictObject({
    * every token transferable at any fee. Tokens not listed cannot be transferred, only withdrawn.
    */
   fees: FeesSchema.optional(),
+  /**
+   * The consensus transport. It accepts sockets only from the members' hosts; a member whose
+   * connections come from another address (NAT, a container bridge, a node listening on 0.0.0.0)
+   * is let in by listing that address here (docs/consensus.md "Who may connect").
+   */
+  transport: z.strictObject({ extraAllowedAddresses: z.array(z.union([z.ipv4(), z.ipv6()])).max(64).default([]) }).default({ extraAllowedAddresses: [] }),
   chain: z.strictObject({
     rpcUrl: z.url(),
     chainId: z.int().positive(),

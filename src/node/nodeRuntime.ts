@@ -301,6 +301,7 @@ export class NodeRuntime implements NodeService {
         members: config.members.map((m) => ({ id: m.id, host: m.host, port: m.port, mokkaPublicKey: m.mokkaPublicKey })),
         clusterId: config.clusterId,
         storePath: join(config.dataDir, "log.sqlite"),
+        extraAllowedAddresses: config.transport.extraAllowedAddresses,
         logger,
         onCommit: (entry) => node.#apply(entry.index, entry.data),
       });
@@ -452,6 +453,11 @@ export class NodeRuntime implements NodeService {
     p.inFlight = true;
     p.atMs = nowMs;
     const tokens = this.#configuredFees;
+    // Members should carry the same fees: a leader replacing a policy the cluster already applied
+    // says so loudly (a member started without `fees` would turn them off for everyone).
+    if (this.#ledger.feePolicy !== null) {
+      this.#log.error({ ledgerTokens: this.#ledger.feePolicy.size, configTokens: tokens === null ? null : tokens.length }, "this leader's config names another fee policy than the cluster applied; replacing it (every member should carry the same fees)");
+    }
     void this.#commitEntries([{ type: "feePolicy", tokens }])
       .catch(() => false)
       .then((committed) => {
