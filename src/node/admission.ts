@@ -63,7 +63,9 @@ export class Reservations {
   headroom(m: LedgerMessage, available: AvailableBalance): bigint {
     const payer = payerOf(m);
     const token = m.token.toLowerCase();
-    return available(payer, token) - this.inFlight(payer, token);
+    const balance = available(payer, token);
+    // Nothing in flight at all (the usual case between bursts): no key to build.
+    return this.#byKey.size === 0 ? balance : balance - (this.#byKey.get(keyOf(payer, token)) ?? 0n);
   }
 
   /** True when `m` fits its payer's headroom (a message already reserved always fits). */
@@ -77,11 +79,14 @@ export class Reservations {
    */
   reserve(m: LedgerMessage, available: AvailableBalance): boolean {
     if (this.#byHash.has(m.hash)) return true;
+    const payer = payerOf(m);
+    const token = m.token.toLowerCase();
+    const key = keyOf(payer, token);
+    const held = this.#byKey.get(key) ?? 0n;
     const debit = debitOf(m);
-    if (debit > this.headroom(m, available)) return false;
-    const key = keyOf(payerOf(m), m.token.toLowerCase());
+    if (debit > available(payer, token) - held) return false;
     this.#byHash.set(m.hash, { key, debit });
-    this.#byKey.set(key, (this.#byKey.get(key) ?? 0n) + debit);
+    this.#byKey.set(key, held + debit);
     return true;
   }
 
@@ -148,6 +153,11 @@ export class RefusalMemory {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** True when nothing is kept (callers skip building a key). */
+  get empty(): boolean {
+    return this.#entries.size === 0;
   }
 
   /** The refusal kept for `key`, unless it is older than the ttl. */

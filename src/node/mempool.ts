@@ -37,9 +37,10 @@ export const DEFAULT_MAX_NONCE_AHEAD = 10_000;
  * transfer with short decimals).
  */
 export function sizeOf(m: LedgerMessage): number {
-  const digits = (v: bigint): number => (v < 1_000_000n ? 8 : 16 + Math.ceil(v.toString(16).length / 2));
-  const fixed = 480 + m.hash.length + m.token.length + digits(m.amount) + digits(m.nonce) + digits(m.deadline);
-  return m.kind === "transfer" ? fixed + m.from.length + m.to.length + digits(m.fee) : fixed + m.account.length;
+  // Bigints counted at 24 bytes each (a 256-bit value takes 32 bytes plus its header; most are
+  // small): exact enough for a cap, and no conversion on the hot path.
+  const fixed = 480 + 3 * 24 + m.hash.length + m.token.length;
+  return m.kind === "transfer" ? fixed + 24 + m.from.length + m.to.length : fixed + m.account.length;
 }
 
 /** What `admit` did with a message. */
@@ -61,12 +62,8 @@ export interface MempoolOptions {
   readonly maxNonceAhead?: number;
 }
 
-/** Min-heap entry of the eviction order: lowest fee first; among equal fees, the newest. */
-interface EvictItem {
-  readonly fee: bigint;
-  readonly seq: number;
-  readonly m: LedgerMessage;
-}
+/** Min-heap entry of the eviction order (a waiting message): lowest fee first; among equal fees, the newest. */
+type EvictItem = Waiting;
 
 /** `a` is evicted before `b`. */
 function evictsFirst(a: EvictItem, b: EvictItem): boolean {
@@ -109,10 +106,22 @@ class EvictHeap {
     }
   }
 
-  /** Rebuilds the heap from `live` (drops the stale items). */
-  rebuild(live: EvictItem[]): void {
-    this.items = [];
-    for (const item of live) this.push(item);
+  /** A heap of `items` in O(n). */
+  static of(items: EvictItem[]): EvictHeap {
+    const heap = new EvictHeap();
+    heap.items = items;
+    for (let i = (items.length >> 1) - 1; i >= 0; i--) {
+      for (let k = i; ; ) {
+        const l = 2 * k + 1;
+        let first = k;
+        if (l < items.length && evictsFirst(items[l]!, items[first]!)) first = l;
+        if (l + 1 < items.length && evictsFirst(items[l + 1]!, items[first]!)) first = l + 1;
+        if (first === k) break;
+        [items[k], items[first]] = [items[first]!, items[k]!];
+        k = first;
+      }
+    }
+    return heap;
   }
 }
 /** Next-nonce hints older than this are dropped (blocks commit within seconds; the ledger then knows). */
@@ -121,6 +130,12 @@ const HINT_TTL_MS = 60_000;
 interface Waiting {
   readonly m: LedgerMessage;
   readonly atMs: number;
+  readonly fee: bigint;
+  /** Arrival order (the newest is evicted first among equal fees). */
+  readonly seq: number;
+  readonly size: number;
+  /** Left the mempool (taken, evicted, expired): a stale eviction-heap item. */
+  gone: boolean;
 }
 
 /** Where the leader stands with one account: what it put in blocks, and since when. */
@@ -268,10 +283,12 @@ export class Mempool {
   readonly #maxMessages: number;
   readonly #maxBytes: number;
   readonly #maxNonceAhead: bigint;
-  /** Eviction order over the waiting messages; items of messages gone since are stale. */
-  readonly #evict = new EvictHeap();
-  /** Sequence number of each waiting message, by hash (tells live heap items from stale ones). */
-  readonly #seqOf = new Map<string, number>();
+  /**
+   * Eviction order over the waiting messages, kept only while the mempool is near full (built in
+   * O(n) when it fills, dropped once it is half empty): an ordinary leader never pays for it.
+   * Items of messages gone since are stale and skipped.
+   */
+  #evict: EvictHeap | undefined;
   #seq = 0;
   #bytes = 0;
 
@@ -337,12 +354,14 @@ export class Mempool {
    */
   dropExpired(nowSec: bigint, ledgerNonce: LedgerNonce): LedgerMessage[] {
     const out: LedgerMessage[] = [];
+    const gone: Waiting[] = [];
     for (const [signer, queue] of this.#bySigner) {
       if (!queue.some((w) => w.m.deadline < nowSec)) continue;
       const next = ledgerNonce(signer);
       const kept = queue.filter((w) => {
         if (w.m.deadline >= nowSec || w.m.nonce < next) return true;
         out.push(w.m);
+        gone.push(w);
         return false;
       });
       if (kept.length === queue.length) continue;
@@ -351,17 +370,28 @@ export class Mempool {
         this.#active.delete(signer);
       } else this.#bySigner.set(signer, kept);
     }
-    for (const m of out) this.#forget(m);
+    for (const w of gone) this.#forget(w);
+    this.#maybeDropEvictionHeap();
     return out;
   }
 
   /** The next message to evict (lowest fee, newest among equals), skipping stale heap items. */
   #lowest(): EvictItem | undefined {
+    if (this.#evict === undefined) {
+      const live: Waiting[] = [];
+      for (const queue of this.#bySigner.values()) for (const w of queue) live.push(w);
+      this.#evict = EvictHeap.of(live);
+    }
     for (let top = this.#evict.peek(); top !== undefined; top = this.#evict.peek()) {
-      if (this.#seqOf.get(top.m.hash) === top.seq) return top;
+      if (!top.gone) return top;
       this.#evict.pop();
     }
     return undefined;
+  }
+
+  /** Drops the eviction heap once the mempool is half empty (it is rebuilt when it fills again). */
+  #maybeDropEvictionHeap(): void {
+    if (this.#evict !== undefined && this.#hashes.size < this.#maxMessages / 2 && this.#bytes < this.#maxBytes / 2) this.#evict = undefined;
   }
 
   /** Removes `m` and its account's later messages; returns them. */
@@ -372,37 +402,33 @@ export class Mempool {
     const at = queue.findIndex((w) => w.m.hash === m.hash);
     if (at < 0) return [];
     // Later nonces of the same account depend on it; equal nonces after it in arrival order too.
-    const removed = queue.splice(at).map((w) => w.m);
+    const removed = queue.splice(at);
     if (queue.length === 0) {
       this.#bySigner.delete(signer);
       this.#active.delete(signer);
     }
-    for (const r of removed) this.#forget(r);
-    return removed;
+    for (const w of removed) this.#forget(w);
+    return removed.map((w) => w.m);
   }
 
   /** Bookkeeping of a message that left the queues (taken, evicted or expired). */
-  #forget(m: LedgerMessage): void {
-    if (!this.#hashes.delete(m.hash)) return;
-    this.#seqOf.delete(m.hash);
-    this.#bytes -= sizeOf(m);
+  #forget(w: Waiting): void {
+    if (w.gone) return;
+    w.gone = true;
+    this.#hashes.delete(w.m.hash);
+    this.#bytes -= w.size;
   }
 
   #insert(m: LedgerMessage, nowMs: number): void {
     this.#hashes.add(m.hash);
-    const seq = this.#seq++;
-    this.#seqOf.set(m.hash, seq);
-    this.#bytes += sizeOf(m);
-    this.#evict.push({ fee: feeOf(m), seq, m });
-    // Stale heap items (messages taken into blocks) are dropped once they outnumber the live ones.
-    if (this.#evict.items.length > 2 * this.#hashes.size + 1_024) {
-      const live: EvictItem[] = [];
-      for (const queue of this.#bySigner.values()) for (const w of queue) live.push({ fee: feeOf(w.m), seq: this.#seqOf.get(w.m.hash)!, m: w.m });
-      live.push({ fee: feeOf(m), seq, m });
-      this.#evict.rebuild(live);
+    const w: Waiting = { m, atMs: nowMs, fee: feeOf(m), seq: this.#seq++, size: sizeOf(m), gone: false };
+    this.#bytes += w.size;
+    if (this.#evict !== undefined) {
+      this.#evict.push(w);
+      // Stale items (messages taken into blocks) are dropped once they outnumber the live ones.
+      if (this.#evict.items.length > 2 * this.#hashes.size + 1_024) this.#evict = undefined;
     }
     const key = signerOf(m);
-    const w: Waiting = { m, atMs: nowMs };
     // New message, new chance: it may be the nonce the held head waits for.
     this.#heldUntil.delete(key);
     this.#active.add(key);
@@ -459,7 +485,7 @@ export class Mempool {
       for (const { signer, queue, n, next, moved } of runs) {
         for (let i = 0; i < n; i++) {
           const w = queue[i]!;
-          this.#forget(w.m);
+          this.#forget(w);
           out.push(w.m);
         }
         if (n === queue.length) {
@@ -468,6 +494,7 @@ export class Mempool {
         } else queue.splice(0, n); // the rest wait for earlier nonces: the next take holds the account
         if (moved) this.#setHint(signer, next, nowMs);
       }
+      this.#maybeDropEvictionHeap();
       return out;
     }
     const heap = new HeadHeap(heads);
@@ -478,6 +505,7 @@ export class Mempool {
       const next = this.#bySigner.get(h.signer)?.[0];
       if (next !== undefined && this.#isReady(h.signer, next, nowMs, ledgerNonce)) heap.push({ signer: h.signer, fee: feeOf(next.m) });
     }
+    this.#maybeDropEvictionHeap();
     return out;
   }
 
@@ -487,8 +515,7 @@ export class Mempool {
     for (const queue of this.#bySigner.values()) for (const w of queue) out.push(w.m);
     this.#bySigner.clear();
     this.#hashes.clear();
-    this.#seqOf.clear();
-    this.#evict.rebuild([]);
+    this.#evict = undefined;
     this.#bytes = 0;
     this.#hints.clear();
     this.#heldUntil.clear();
@@ -580,7 +607,7 @@ export class Mempool {
       this.#bySigner.delete(signer);
       this.#active.delete(signer);
     }
-    this.#forget(w.m);
+    this.#forget(w);
     out.push(w.m);
     // Only the expected nonce moves the hint. One below it is a repeat; one above it was let go
     // after its hold and the ledger will refuse it as a gap: counting it would make the next

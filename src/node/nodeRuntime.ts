@@ -566,11 +566,12 @@ export class NodeRuntime implements NodeService {
   }
 
   /**
-   * Takes verified messages into the node's keeping (the router), after the early refusals
-   * (`checkEarly`: not for a leader's forwards, which their member checked); resolves with each
-   * one's verdict.
+   * Takes verified messages into the node's keeping (the router), reserving what each costs its
+   * account (admission); resolves with each one's verdict. The early refusals ran before the
+   * signature check (#precheck) for a client's messages, and on the member for a leader's
+   * forwards; what changed since, the ledger refuses.
    */
-  #accept(messages: readonly LedgerMessage[], checkEarly = true): (BatchItemResult | Promise<BatchItemResult>)[] {
+  #accept(messages: readonly LedgerMessage[], stage: "intake" | "forward"): (BatchItemResult | Promise<BatchItemResult>)[] {
     const now = Date.now();
     const answers: (BatchItemResult | Promise<BatchItemResult>)[] = [];
     const taken: LedgerMessage[] = [];
@@ -579,11 +580,11 @@ export class NodeRuntime implements NodeService {
     messages.forEach((m, k) => {
       // A copy already pending here joins it unchecked: the first copy may already be in a block.
       const isNew = this.#router.pending.get(m.hash) === undefined;
-      let refusal = checkEarly && isNew ? this.#refusedEarly(m, now) : undefined;
+      let refusal: BatchItemResult | undefined;
       // Admission: the account's balance here less what it has in flight here must pay for it.
-      if (refusal === undefined && isNew && !this.#reservations.has(m.hash)) {
+      if (isNew && !this.#reservations.has(m.hash)) {
         if (this.#reservations.reserve(m, this.#available)) fresh.add(m.hash);
-        else refusal = this.#insufficient(m, checkEarly ? "intake" : "forward");
+        else refusal = this.#insufficient(m, stage);
       }
       if (refusal !== undefined) answers[k] = refusal;
       else {
@@ -647,7 +648,7 @@ export class NodeRuntime implements NodeService {
    * message must not hold its account's balance): #accept reserves after the signature check.
    */
   #precheck(m: LedgerMessage, signature: string, nowMs: number): { readonly result: BatchItemResult; readonly balance: boolean } | undefined {
-    const remembered = this.#refusals.get(signatureKey(m.hash, signature), nowMs);
+    const remembered = this.#refusals.empty ? undefined : this.#refusals.get(signatureKey(m.hash, signature), nowMs);
     if (remembered !== undefined) {
       this.#admissionRefusals.inc({ code: remembered.code, stage: "remembered" });
       return { result: errorItem(remembered.code as ErrorCode, remembered.message), balance: false };
@@ -719,7 +720,7 @@ export class NodeRuntime implements NodeService {
       for (let i = 0; i < valid.length; i += ACCEPT_SLICE) {
         if (i > 0) await yieldToLoop();
         const part = valid.slice(i, i + ACCEPT_SLICE);
-        const answers = this.#accept(part.map((k) => items[k]!.m));
+        const answers = this.#accept(part.map((k) => items[k]!.m), "intake");
         part.forEach((k, j) => (results[k] = answers[j]!));
       }
     }
@@ -771,7 +772,7 @@ export class NodeRuntime implements NodeService {
     // The member checked them against its own ledger when its client sent them (#refusedEarly);
     // checking again here cost the leader, the busiest node, about 3% of its time under load,
     // and what slips through (committed in the moment since) the ledger refuses anyway.
-    this.#accept(messages, false).forEach((answer, k) => {
+    this.#accept(messages, "forward").forEach((answer, k) => {
       const hash = messages[k]!.hash;
       // `at`: the member applies up to here before it answers (the block that decided is at or below).
       void Promise.resolve(answer).then((result) => this.#owe(from, { hash, result, at: this.#applied }));
