@@ -56,7 +56,7 @@ export type {
   TokenTotalsView,
 } from "./queries.ts";
 /** Nonce and balances (wei) of an account; throws INVALID_ADDRESS for a malformed address. */
-export { getAccount, getAvailableBalance, getNextNonce } from "./queries.ts";
+export { getAccount, getAvailableBalance, getNextNonce, isKnownAccount } from "./queries.ts";
 /** A committed message's status, epoch and index by hash; undefined if unknown. */
 export { getMessage } from "./queries.ts";
 /** An epoch's counts, sorted non-zero deltas, payouts, root, status and settlement txs; undefined if it does not exist. */

@@ -90,6 +90,14 @@ export function getNextNonce(state: LedgerState, address: string): bigint {
   return state.accounts.get(toKey(address))?.nonce ?? 0n;
 }
 
+/**
+ * Whether the ledger has a record of `address` (any case, not checked): one that never received a
+ * deposit or transfer has none, holds nothing, and never had a message committed.
+ */
+export function isKnownAccount(state: LedgerState, address: string): boolean {
+  return state.accounts.has(toKey(address));
+}
+
 /** The account's available balance of `token` (0 when none); both any case, not checked (cheap: admission asks per message). */
 export function getAvailableBalance(state: LedgerState, account: string, token: string): bigint {
   return state.accounts.get(toKey(account))?.holdings.get(toKey(token))?.balance ?? 0n;

@@ -49,6 +49,7 @@ import {
   getEpochStatus,
   getMessage,
   getNextNonce,
+  isKnownAccount,
   stateHash,
   type LedgerMessage,
   type LedgerState,
@@ -636,8 +637,29 @@ export class NodeRuntime implements NodeService {
   #insufficient(m: LedgerMessage, stage: string): BatchItemResult {
     this.#admissionRefusals.inc({ code: "INSUFFICIENT_BALANCE", stage });
     const headroom = this.#reservations.headroom(m, this.#available);
-    const need = m.kind === "transfer" ? `amount + fee is ${m.amount + m.fee}` : `amount is ${m.amount}`;
-    return errorItem("INSUFFICIENT_BALANCE", `${need} but the available balance less the account's messages in flight is ${headroom < 0n ? 0n : headroom}`);
+    const need = m.kind === "transfer" ? "amount + fee" : "amount";
+    return errorItem("INSUFFICIENT_BALANCE", `the available balance less the account's messages in flight, ${headroom < 0n ? 0n : headroom}, cannot pay ${need}`);
+  }
+
+  /**
+   * The verdict on a message from an account the ledger has no record of, with no hash or
+   * signature needed: such an account holds nothing and never had a message committed, so it has
+   * no copy committed or reserved here, and the checks that need the hash (#precheck) find
+   * nothing. What is left, in #precheck's order: a deadline clearly past, the fee policy, a nonce
+   * too far ahead, and the balance, which is 0. The same verdict as the whole path, for a small
+   * part of its cost: a flood of messages signed by fresh keys costs no hashing (issue 15).
+   */
+  #unknownSenderVerdict(m: Omit<Extract<LedgerMessage, { kind: "transfer" }>, "kind" | "hash"> | Omit<Extract<LedgerMessage, { kind: "withdrawal" }>, "kind" | "hash">, nowSec: bigint): { readonly code: ErrorCode; readonly message: string } | undefined {
+    const signer = "from" in m ? m.from : m.account;
+    if (isKnownAccount(this.#ledger, signer)) return undefined;
+    if (m.deadline + EARLY_DEADLINE_MARGIN_SEC < nowSec) return { code: "DEADLINE_EXPIRED", message: `deadline ${m.deadline} is before now (${nowSec})` };
+    if ("from" in m) {
+      const fee = feeRefusal(this.#ledger, m);
+      if (fee !== null) return { code: fee.code, message: fee.reason };
+    }
+    const maxAhead = BigInt(this.#config.mempool.maxNonceAhead);
+    if (m.nonce >= maxAhead) return { code: "NONCE_GAP", message: `nonce ${m.nonce} is too far ahead: the account's next nonce is 0, and at most ${maxAhead} may wait` };
+    return { code: "INSUFFICIENT_BALANCE", message: `the account holds nothing here: it cannot pay ${"from" in m ? "amount + fee" : "amount"}` };
   }
 
   /**
@@ -805,10 +827,29 @@ export class NodeRuntime implements NodeService {
   async submitTransfers(transfers: readonly SignedTransfer[]): Promise<readonly BatchItemResult[]> {
     if (this.#stopped || this.#draining) throw new DeltaError("NO_LEADER", "the node is shutting down; retry on another node");
     this.#checkLeaderKnown();
-    const hashes = await this.#hashTransfers(transfers);
-    return this.#submit(
-      transfers.map((t, k) => ({ m: { kind: "transfer", hash: hashes[k]!, ...this.#messageFields(t) }, signature: t.signature, signer: t.from })),
-    );
+    // Senders the ledger has never seen are answered first, without hashing (#unknownSenderVerdict).
+    const nowSec = BigInt(Math.floor(Date.now() / 1000));
+    const results: BatchItemResult[] = new Array(transfers.length);
+    const rest: SignedTransfer[] = [];
+    const at: number[] = [];
+    const tally = new Map<ErrorCode, number>();
+    await sliced(transfers.length, (k) => {
+      const t = transfers[k]!;
+      const verdict = this.#unknownSenderVerdict(t, nowSec);
+      if (verdict === undefined) {
+        rest.push(t);
+        at.push(k);
+        return;
+      }
+      results[k] = { error: verdict };
+      tally.set(verdict.code, (tally.get(verdict.code) ?? 0) + 1);
+    });
+    for (const [code, n] of tally) this.#admissionRefusals.inc({ code, stage: "intake" }, n);
+    if (rest.length === 0) return results;
+    const hashes = await this.#hashTransfers(rest);
+    const answers = await this.#submit(rest.map((t, j) => ({ m: { kind: "transfer", hash: hashes[j]!, ...this.#messageFields(t) }, signature: t.signature, signer: t.from })));
+    answers.forEach((a, j) => (results[at[j]!] = a));
+    return results;
   }
 
   #messageFields(t: SignedTransfer): Omit<Extract<LedgerMessage, { kind: "transfer" }>, "kind" | "hash"> {
