@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { exportIdentitySeedHex, generateIdentity, mokkaPublicKeyOf } from "../consensus/index.ts";
@@ -184,7 +184,26 @@ export async function waitForClusterReady(rests: readonly string[], timeoutMs: n
   }
 }
 
+/**
+ * Starts the nodes and waits until they agree on a leader. A node that exits while starting (in
+ * CI once or twice per suite run a node exited with code 1; the likeliest cause is a port that
+ * `freePort` found free and another process took before the node bound it) makes one more try
+ * with fresh ports and empty data directories, unless the ports were given.
+ */
 export async function startDevnetNodes(options: DevnetNodesOptions): Promise<DevnetNodes> {
+  try {
+    return await startDevnetNodesOnce(options);
+  } catch (error) {
+    const died = error instanceof Error && error.message.includes("before the cluster was ready");
+    if (!died || options.restPorts !== undefined || options.signal?.aborted === true) throw error;
+    (options.log ?? (() => {}))(`a node died while starting; trying once more with fresh ports:\n${error.message}`);
+    process.stderr.write(`startDevnetNodes: ${error.message}\n; trying once more with fresh ports\n`);
+    for (let i = 0; i < options.validatorKeys.length; i++) rmSync(join(options.dir, `node${i + 1}`), { recursive: true, force: true });
+    return startDevnetNodesOnce(options);
+  }
+}
+
+async function startDevnetNodesOnce(options: DevnetNodesOptions): Promise<DevnetNodes> {
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? (() => {});
   const n = options.validatorKeys.length;
@@ -288,7 +307,7 @@ export async function startDevnetNodes(options: DevnetNodesOptions): Promise<Dev
     await waitForClusterReady(nodes.map((x) => x.rest), 60_000, giveUp);
   } catch (error) {
     await stopAll();
-    if (nodeDied.signal.aborted || options.signal?.aborted === true) throw error;
+    if (options.signal?.aborted === true) throw error;
     // A cluster that did not come up: the end of each node's log says why (it once happened in
     // CI with a node leading the others but never answering REST; its log was gone with the dir).
     const tails = nodes.map((node, i) => `--- node ${i + 1} (${node.rest}), end of ${node.logPath}:\n${logTail(node.logPath, 20)}`);
