@@ -33,13 +33,28 @@ export type AvailableBalance = (account: string, token: string) => bigint;
 
 interface Reservation {
   readonly key: string;
+  readonly nonce: bigint;
   readonly debit: bigint;
 }
 
-/** Debits in flight per (account, token), by message hash. */
+/** One account's reservations of one token. */
+interface Held {
+  readonly byHash: Map<string, Reservation>;
+  total: bigint;
+  /** At least the highest nonce held (an upper bound once a release took the highest). */
+  maxNonce: bigint;
+}
+
+/**
+ * Debits in flight per (account, token), by message hash. Only an account's *lower* nonces stand
+ * before a message: the ledger applies an account's messages in nonce order, so nonce 1 arriving
+ * before nonce 0 must not make nonce 0 look unpayable (the ledger would commit nonce 0 and refuse
+ * nonce 1). A message's headroom is the balance less the debits of its account's reserved
+ * messages with lower nonces, in the same token.
+ */
 export class Reservations {
   readonly #byHash = new Map<string, Reservation>();
-  readonly #byKey = new Map<string, bigint>();
+  readonly #byKey = new Map<string, Held>();
 
   /** Messages holding a reservation. */
   get size(): number {
@@ -50,22 +65,31 @@ export class Reservations {
     return this.#byHash.has(hash);
   }
 
-  /** What `account` (lowercase) has in flight of `token` (lowercase). */
+  /** What `account` (lowercase) has in flight of `token` (lowercase), all nonces. */
   inFlight(account: string, token: string): bigint {
-    return this.#byKey.get(keyOf(account, token)) ?? 0n;
+    return this.#byKey.get(keyOf(account, token))?.total ?? 0n;
+  }
+
+  /** Debits held for nonces below `nonce` (usually all of them: an account's nonces come in order). */
+  #before(held: Held | undefined, nonce: bigint): bigint {
+    if (held === undefined) return 0n;
+    if (nonce > held.maxNonce) return held.total;
+    let sum = 0n;
+    for (const r of held.byHash.values()) if (r.nonce < nonce) sum += r.debit;
+    return sum;
   }
 
   /**
-   * How much `m`'s payer could still spend of its token here: the ledger's balance less what is
-   * in flight (negative when the ledger's balance fell below what was reserved, e.g. after a
-   * message reserved elsewhere committed first).
+   * How much `m`'s payer could still spend of its token here before `m`: the ledger's balance less
+   * the debits of its reserved messages with lower nonces (negative when the ledger's balance fell
+   * below them, e.g. after a message reserved elsewhere committed first).
    */
   headroom(m: LedgerMessage, available: AvailableBalance): bigint {
     const payer = payerOf(m);
     const token = m.token.toLowerCase();
     const balance = available(payer, token);
     // Nothing in flight at all (the usual case between bursts): no key to build.
-    return this.#byKey.size === 0 ? balance : balance - (this.#byKey.get(keyOf(payer, token)) ?? 0n);
+    return this.#byKey.size === 0 ? balance : balance - this.#before(this.#byKey.get(keyOf(payer, token)), m.nonce);
   }
 
   /** True when `m` fits its payer's headroom (a message already reserved always fits). */
@@ -82,11 +106,17 @@ export class Reservations {
     const payer = payerOf(m);
     const token = m.token.toLowerCase();
     const key = keyOf(payer, token);
-    const held = this.#byKey.get(key) ?? 0n;
+    const held = this.#byKey.get(key);
     const debit = debitOf(m);
-    if (debit > available(payer, token) - held) return false;
-    this.#byHash.set(m.hash, { key, debit });
-    this.#byKey.set(key, held + debit);
+    if (debit > available(payer, token) - this.#before(held, m.nonce)) return false;
+    const r: Reservation = { key, nonce: m.nonce, debit };
+    this.#byHash.set(m.hash, r);
+    if (held === undefined) this.#byKey.set(key, { byHash: new Map([[m.hash, r]]), total: debit, maxNonce: m.nonce });
+    else {
+      held.byHash.set(m.hash, r);
+      held.total += debit;
+      if (m.nonce > held.maxNonce) held.maxNonce = m.nonce;
+    }
     return true;
   }
 
@@ -95,9 +125,11 @@ export class Reservations {
     const r = this.#byHash.get(hash);
     if (r === undefined) return;
     this.#byHash.delete(hash);
-    const left = (this.#byKey.get(r.key) ?? 0n) - r.debit;
-    if (left > 0n) this.#byKey.set(r.key, left);
-    else this.#byKey.delete(r.key);
+    const held = this.#byKey.get(r.key);
+    if (held === undefined) return;
+    held.byHash.delete(hash);
+    held.total -= r.debit;
+    if (held.byHash.size === 0) this.#byKey.delete(r.key);
   }
 
   clear(): void {

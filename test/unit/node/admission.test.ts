@@ -11,8 +11,10 @@ const C = "0x00000000000000000000000000000000000000c3" as Address;
 const T = "0x00000000000000000000000000000000000000Dd" as Address;
 let counter = 0;
 const hash = (): Hash => `0x${(++counter).toString(16).padStart(64, "0")}` as Hash;
-const transfer = (amount: bigint, fee: bigint, token: Address = T): LedgerMessage => ({ kind: "transfer", hash: hash(), from: A, to: C, token, amount, fee, nonce: 0n, deadline: 9n });
-const withdrawal = (amount: bigint): LedgerMessage => ({ kind: "withdrawal", hash: hash(), account: A, token: T, amount, nonce: 0n, deadline: 9n });
+// Each message takes the account's next nonce, as a client sending in order would.
+let nextNonce = 0n;
+const transfer = (amount: bigint, fee: bigint, token: Address = T, nonce = nextNonce++): LedgerMessage => ({ kind: "transfer", hash: hash(), from: A, to: C, token, amount, fee, nonce, deadline: 9n });
+const withdrawal = (amount: bigint): LedgerMessage => ({ kind: "withdrawal", hash: hash(), account: A, token: T, amount, nonce: nextNonce++, deadline: 9n });
 
 describe("Reservations", () => {
   const balances = new Map<string, bigint>([[`${A.toLowerCase()}:${T.toLowerCase()}`, 100n]]);
@@ -28,6 +30,20 @@ describe("Reservations", () => {
     assert.equal(r.reserve(withdrawal(30n), available), true, "30 fits exactly");
     assert.equal(r.fits(transfer(1n, 0n), available), false);
     assert.equal(r.reserve(transfer(1n, 0n, C), available), false, "another token: nothing held");
+  });
+
+  it("only lower nonces stand before a message: nonce 1 arriving first does not make nonce 0 unpayable", () => {
+    const r = new Reservations();
+    const n1 = transfer(700n, 0n, T, 101n);
+    const n0 = transfer(70n, 0n, T, 100n);
+    const n0big = transfer(700n, 0n, T, 100n);
+    assert.equal(r.reserve(n1, available), false, "700 of 100: refused");
+    const rich = (): bigint => 1_000n;
+    assert.equal(r.reserve(n1, rich), true);
+    assert.equal(r.reserve(n0big, rich), true, "nonce 0 is applied first: nonce 1's 700 does not stand before it");
+    assert.equal(r.inFlight(A.toLowerCase(), T.toLowerCase()), 1_400n);
+    assert.equal(r.fits(transfer(301n, 0n, T, 102n), rich), false, "nonce 2 stands behind both");
+    assert.equal(r.fits(n0, rich), true, "another nonce 0 stands behind nothing lower");
   });
 
   it("a reserved message always fits and is held once; release is idempotent", () => {
