@@ -16,21 +16,18 @@
  * (goal: no). Writes bench/results/abuse.json. The load generators run in their own processes
  * (bench/loadgen.ts), as in bench/e2e.ts.
  */
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { promisify } from "node:util";
 import { computeAddress, parseEther, Wallet } from "ethers";
-import secp256k1 from "secp256k1";
 import { connectAs } from "../src/chain/index.ts";
 import { DeltaClient, fastSignTransfer } from "../src/client/index.ts";
 import { startDevnetChain } from "../src/devnet/chain.ts";
 import { nodeOptionsFor, startDevnetNodes } from "../src/devnet/nodes.ts";
-import { encodeTransferRequest, hashTransfer, NATIVE_TOKEN, type Address, type BridgeDomain, type SignedTransfer } from "../src/protocol/index.ts";
+import { loadgen, scrape, signFast } from "./benchKit.ts";
+import { encodeTransferRequest, NATIVE_TOKEN, type Address, type BridgeDomain } from "../src/protocol/index.ts";
 
-const run = promisify(execFile);
 const SECONDS = Number(process.env["BENCH_ABUSE_SECONDS"] ?? 15);
 const SPAM_RATE = Number(process.env["BENCH_ABUSE_SPAM_RATE"] ?? 20_000);
 const SPAM_BATCH = 1_000;
@@ -38,31 +35,6 @@ const DISTINCT = Number(process.env["BENCH_ABUSE_DISTINCT"] ?? 40_000);
 const HONEST_ACCOUNTS = 60;
 const PERIOD_MS = Number(process.env["BENCH_ABUSE_PERIOD_MS"] ?? 600);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-function signFast(domain: BridgeDomain, key: Uint8Array, t: Omit<SignedTransfer, "signature">): SignedTransfer {
-  const digest = Buffer.from(hashTransfer(domain, t).slice(2), "hex");
-  const { signature, recid } = secp256k1.ecdsaSign(digest, key);
-  return { ...t, signature: `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` };
-}
-
-async function loadgen(plan: unknown, dir: string, name: string): Promise<Record<string, unknown>> {
-  const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify(plan));
-  const { stdout } = await run(process.execPath, [new URL("./loadgen.ts", import.meta.url).pathname, path], { maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
-  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>; // loadgen prints one JSON line
-}
-
-/** A node's /metrics as name{labels} -> value. */
-async function scrape(rest: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${rest}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#") || line.trim() === "") continue;
-    const at = line.lastIndexOf(" ");
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 const dir = mkdtempSync(join(tmpdir(), "delta-abuse-"));
 const chain = await startDevnetChain({ log });

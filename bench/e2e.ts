@@ -13,21 +13,18 @@
  * load lasts the whole measured time; the run fails if they run out before it), BENCH_E2E_KEEP
  * (set: keep the nodes' configs, data and logs).
  */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { JsonRpcProvider, Wallet, computeAddress, parseEther } from "ethers";
-import secp256k1 from "secp256k1";
 import { connectAs } from "../src/chain/index.ts";
 import { DeltaClient, fastSignTransfer } from "../src/client/index.ts";
 import { startDevnetChain } from "../src/devnet/chain.ts";
 import { nodeOptionsFor, startDevnetNodes } from "../src/devnet/nodes.ts";
-import { encodeTransferRequest, hashTransfer, NATIVE_TOKEN, type Address, type BridgeDomain, type SignedTransfer } from "../src/protocol/index.ts";
+import { loadgen, scrape, signFast } from "./benchKit.ts";
+import { encodeTransferRequest, NATIVE_TOKEN, type Address, type BridgeDomain } from "../src/protocol/index.ts";
 
-const run = promisify(execFile);
 const SECONDS = Number(process.env["BENCH_E2E_SECONDS"] ?? 20);
 const ROUNDS = Number(process.env["BENCH_E2E_ROUNDS"] ?? 400);
 /** Phase 2's accounts (the issue's 1,000), and phase 3's, kept apart so its nonces start at 0. */
@@ -35,32 +32,6 @@ const LOAD_ACCOUNTS = 1_000;
 const LATENCY_ACCOUNTS = 100;
 const ACCOUNTS = LOAD_ACCOUNTS + LATENCY_ACCOUNTS;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-/** Signs with native libsecp256k1 (low-s, v 27/28): pre-signing 100,000+ transfers takes seconds. */
-function signFast(domain: BridgeDomain, key: Uint8Array, t: Omit<SignedTransfer, "signature">): SignedTransfer {
-  const digest = Buffer.from(hashTransfer(domain, t).slice(2), "hex");
-  const { signature, recid } = secp256k1.ecdsaSign(digest, key);
-  return { ...t, signature: `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` };
-}
-
-async function loadgen(plan: unknown, dir: string, name: string): Promise<Record<string, unknown>> {
-  const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify(plan));
-  const { stdout } = await run(process.execPath, [new URL("./loadgen.ts", import.meta.url).pathname, path], { maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
-  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>; // loadgen prints one JSON line
-}
-
-/** A node's /metrics as name{labels} -> value (histogram _sum and _count lines included). */
-async function scrape(rest: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${rest}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#") || line.trim() === "") continue;
-    const at = line.lastIndexOf(" ");
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 async function ganacheBaseline(rpcUrl: string, keys: readonly string[]): Promise<{ tps: number; seconds: number }> {
   const provider = new JsonRpcProvider(rpcUrl, 1337, { staticNetwork: true });
