@@ -40,6 +40,7 @@ import { AppliedWaiters } from "./appliedWaiters.ts";
 import {
   createLedger,
   feeRefusal,
+  type FeeCheckedTransfer,
   getEpochHeads,
   getAvailableBalance,
   getDeposit,
@@ -116,6 +117,10 @@ const ADMISSION_CATCH_UP_MS = 1_000;
 const SLICE_MS = 4;
 /** Messages taken into the node's keeping (#accept: reservations, the router, the mempool) at a time. */
 const ACCEPT_SLICE = 500;
+
+function tooFarAheadMessage(nonce: bigint, next: bigint, maxAhead: number): string {
+  return `nonce ${nonce} is too far ahead: the account's next nonce is ${next}, and at most ${maxAhead} may wait`;
+}
 
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -416,7 +421,7 @@ export class NodeRuntime implements NodeService {
       this.#router.settle(m.hash, errorItem("MEMPOOL_FULL", "the leader's mempool is full of messages paying at least this fee; send it again later, or with a higher fee"));
     } else if (r.status === "tooFarAhead") {
       this.#admissionRefusals.inc({ code: "NONCE_GAP", stage: "mempool" });
-      this.#router.settle(m.hash, errorItem("NONCE_GAP", `nonce ${m.nonce} is too far ahead: the account's next nonce is ${r.next}, and at most ${this.#config.mempool.maxNonceAhead} may wait`));
+      this.#router.settle(m.hash, errorItem("NONCE_GAP", tooFarAheadMessage(m.nonce, r.next, this.#config.mempool.maxNonceAhead)));
     }
   }
 
@@ -653,13 +658,21 @@ export class NodeRuntime implements NodeService {
     const signer = "from" in m ? m.from : m.account;
     if (isKnownAccount(this.#ledger, signer)) return undefined;
     if (m.deadline + EARLY_DEADLINE_MARGIN_SEC < nowSec) return { code: "DEADLINE_EXPIRED", message: `deadline ${m.deadline} is before now (${nowSec})` };
-    if ("from" in m) {
-      const fee = feeRefusal(this.#ledger, m);
-      if (fee !== null) return { code: fee.code, message: fee.reason };
-    }
-    const maxAhead = BigInt(this.#config.mempool.maxNonceAhead);
-    if (m.nonce >= maxAhead) return { code: "NONCE_GAP", message: `nonce ${m.nonce} is too far ahead: the account's next nonce is 0, and at most ${maxAhead} may wait` };
+    const refused = this.#policyRefusal("from" in m ? m : undefined, m.nonce, 0n);
+    if (refused !== undefined) return refused;
     return { code: "INSUFFICIENT_BALANCE", message: `the account holds nothing here: it cannot pay ${"from" in m ? "amount + fee" : "amount"}` };
+  }
+
+  /**
+   * The refusals that need neither the hash nor the balance, in #precheck's order: the fee policy
+   * as this node's ledger has applied it (the ledger checks again when it applies), then a nonce
+   * more than mempool.maxNonceAhead past the account's next one (`next`).
+   */
+  #policyRefusal(transfer: FeeCheckedTransfer | undefined, nonce: bigint, next: bigint): { readonly code: ErrorCode; readonly message: string } | undefined {
+    const fee = transfer === undefined ? null : feeRefusal(this.#ledger, transfer);
+    if (fee !== null) return { code: fee.code, message: fee.reason };
+    const maxAhead = this.#config.mempool.maxNonceAhead;
+    return nonce - next >= BigInt(maxAhead) ? { code: "NONCE_GAP", message: tooFarAheadMessage(nonce, next, maxAhead) } : undefined;
   }
 
   /**
@@ -678,17 +691,10 @@ export class NodeRuntime implements NodeService {
     if (this.#router.pending.get(m.hash) !== undefined) return undefined; // joins the copy pending here
     const early = this.#refusedEarly(m, nowMs);
     if (early !== undefined) return { result: early, balance: false };
-    // The fee policy as this node's ledger has applied it (the ledger checks again when it applies).
-    const fee = m.kind === "transfer" ? feeRefusal(this.#ledger, m) : null;
-    if (fee !== null) {
-      this.#admissionRefusals.inc({ code: fee.code, stage: "intake" });
-      return { result: errorItem(fee.code, fee.reason), balance: false };
-    }
-    const next = this.#ledgerNonce(signerOf(m));
-    const maxAhead = BigInt(this.#config.mempool.maxNonceAhead);
-    if (m.nonce - next >= maxAhead) {
-      this.#admissionRefusals.inc({ code: "NONCE_GAP", stage: "intake" });
-      return { result: errorItem("NONCE_GAP", `nonce ${m.nonce} is too far ahead: the account's next nonce is ${next}, and at most ${maxAhead} may wait`), balance: false };
+    const refused = this.#policyRefusal(m.kind === "transfer" ? m : undefined, m.nonce, this.#ledgerNonce(signerOf(m)));
+    if (refused !== undefined) {
+      this.#admissionRefusals.inc({ code: refused.code, stage: "intake" });
+      return { result: errorItem(refused.code, refused.message), balance: false };
     }
     if (!this.#reservations.fits(m, this.#available)) return { result: this.#insufficient(m, "intake"), balance: true };
     return undefined;

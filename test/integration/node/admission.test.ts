@@ -20,7 +20,7 @@ import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
 import { fastSignTransfer } from "../../../src/client/index.ts";
 import { encodeTransferRequest, NATIVE_TOKEN, type Address, type BridgeDomain } from "../../../src/protocol/index.ts";
-import { getJson, pollUntil, post, startTestDevnet, type Json, type TestDevnet } from "./devnetFixture.ts";
+import { getJson, pollUntil, post, startTestDevnet, type Json, type TestDevnet, metricValue } from "./devnetFixture.ts";
 
 const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
 
@@ -39,15 +39,8 @@ async function roles(rests: readonly string[]): Promise<{ leader: string; follow
   });
 }
 
-/** A counter or gauge from /metrics, 0 when absent. */
-async function metric(rest: string, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`${rest}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
 /** Messages the node has put into blocks as leader (the sum of its block-size histogram). */
-const proposed = (rest: string): Promise<number> => metric(rest, "delta_block_messages_sum");
+const proposed = (rest: string): Promise<number> => metricValue(rest, "delta_block_messages_sum");
 
 async function fund(devnet: TestDevnet, wallets: readonly Wallet[], amount: bigint): Promise<void> {
   for (const w of wallets) await (await connectAs(devnet.chain.bridge, w.connect(devnet.chain.provider)).deposit({ value: amount })).wait();
@@ -91,7 +84,7 @@ describe("admission: refused at once, before the log", () => {
       ),
     };
     const before = await proposed(leader);
-    const refusedBefore = await metric(leader, "delta_admission_refusals_total", '{code="INSUFFICIENT_BALANCE",stage="intake"}');
+    const refusedBefore = await metricValue(leader, "delta_admission_refusals_total", '{code="INSUFFICIENT_BALANCE",stage="intake"}');
     for (const rest of [leader, followers[0]!, leader]) {
       const answer = await post(`${rest}/v1/transfers/batch`, body);
       assert.equal(answer.status, 200, JSON.stringify(answer.body).slice(0, 300));
@@ -99,7 +92,7 @@ describe("admission: refused at once, before the log", () => {
     }
     assert.equal(await proposed(leader), before, "the leader put none of them in a block");
     assert.equal((await roles(devnet.rests)).term, term, "no leader change");
-    assert.equal(await metric(leader, "delta_admission_refusals_total", '{code="INSUFFICIENT_BALANCE",stage="intake"}'), refusedBefore + 4_000);
+    assert.equal(await metricValue(leader, "delta_admission_refusals_total", '{code="INSUFFICIENT_BALANCE",stage="intake"}'), refusedBefore + 4_000);
     // An honest transfer still goes through, at once.
     const honest = await post(`${followers[0]}/v1/transfers`, encodeTransferRequest(fastSignTransfer(alice.privateKey, domain, { to: bob, token: NATIVE_TOKEN, amount: 10n, fee: 0n, nonce: 0n, deadline })));
     assert.equal(honest.status, 200, JSON.stringify(honest.body));
@@ -132,13 +125,13 @@ describe("admission: refused at once, before the log", () => {
       ),
     };
     const label = '{code="INVALID_SIGNATURE",stage="remembered"}';
-    const before = await metric(rest, "delta_admission_refusals_total", label);
+    const before = await metricValue(rest, "delta_admission_refusals_total", label);
     const first = await post(`${rest}/v1/transfers/batch`, body);
     assert.deepEqual(new Set(codes(first.body)), new Set(["INVALID_SIGNATURE"]));
-    assert.equal(await metric(rest, "delta_admission_refusals_total", label), before, "the first time, each signature was checked");
+    assert.equal(await metricValue(rest, "delta_admission_refusals_total", label), before, "the first time, each signature was checked");
     const again = await post(`${rest}/v1/transfers/batch`, body);
     assert.deepEqual(new Set(codes(again.body)), new Set(["INVALID_SIGNATURE"]));
-    assert.equal(await metric(rest, "delta_admission_refusals_total", label), before + 20);
+    assert.equal(await metricValue(rest, "delta_admission_refusals_total", label), before + 20);
     // The right signature of the same message is not refused for the wrong ones.
     const good = await post(`${rest}/v1/transfers`, encodeTransferRequest(fastSignTransfer(alice.privateKey, domain, { to: bob, token: NATIVE_TOKEN, amount: 1n, fee: 0n, nonce, deadline })));
     assert.equal(good.status, 200, JSON.stringify(good.body));
@@ -179,7 +172,7 @@ describe("admission: the leader's mempool is bounded and evicts the lowest fee",
     const pay = (i: number, fee: bigint) => post(`${leader}/v1/transfers`, encodeTransferRequest(fastSignTransfer(payers[i]!.privateKey, domain, { to: bob, token: NATIVE_TOKEN, amount: 1n, fee, nonce: 0n, deadline })));
     // Three wait in the mempool (fees 1, 2, 3); their answers stay open.
     const waiting = [pay(0, 1n), pay(1, 2n), pay(2, 3n)];
-    await pollUntil("three messages in the leader's mempool", 10_000, async () => ((await metric(leader, "delta_mempool_size")) === 3 ? true : undefined));
+    await pollUntil("three messages in the leader's mempool", 10_000, async () => ((await metricValue(leader, "delta_mempool_size")) === 3 ? true : undefined));
     const low = await pay(3, 1n);
     assert.equal(low.status, 503, JSON.stringify(low.body));
     assert.equal((low.body["error"] as Json)["code"], "MEMPOOL_FULL");
@@ -187,8 +180,8 @@ describe("admission: the leader's mempool is bounded and evicts the lowest fee",
     const pushedOut = await waiting[0]!;
     assert.equal(pushedOut.status, 503, JSON.stringify(pushedOut.body));
     assert.equal((pushedOut.body["error"] as Json)["code"], "MEMPOOL_FULL");
-    assert.equal(await metric(leader, "delta_mempool_evicted_total", '{reason="fee"}'), 1);
-    assert.equal(await metric(leader, "delta_mempool_size"), 3);
+    assert.equal(await metricValue(leader, "delta_mempool_evicted_total", '{reason="fee"}'), 1);
+    assert.equal(await metricValue(leader, "delta_mempool_size"), 3);
     // The rest are still waiting for a block; the stop answers them.
     void Promise.all([high, ...waiting.slice(1)]);
   });

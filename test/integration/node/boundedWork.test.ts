@@ -28,16 +28,9 @@ import { Wallet } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
 import { fastSignTransfer } from "../../../src/client/index.ts";
 import { encodeTransferRequest, NATIVE_TOKEN, type Address, type BridgeDomain } from "../../../src/protocol/index.ts";
-import { getJson, pollUntil, post, startTestDevnet, type Json, type TestDevnet } from "./devnetFixture.ts";
+import { getJson, pollUntil, post, startTestDevnet, type Json, type TestDevnet, metricValue } from "./devnetFixture.ts";
 
 const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
-
-/** A counter or gauge from /metrics (reading it resets the event-loop delay figures), 0 when absent. */
-async function metric(rest: string, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`${rest}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
 
 /** One request on its own connection from `localAddress`. */
 function send(url: string, localAddress: string): Promise<{ status: number; body: string }> {
@@ -144,13 +137,13 @@ describe("bounded work per request (real node processes)", { timeout: 300_000 },
     }
     parts.push("}");
     assert.ok(parts.length > 700_000);
-    await metric(leader, "delta_event_loop_delay_max_seconds"); // resets the figures
+    await metricValue(leader, "delta_event_loop_delay_max_seconds"); // resets the figures
     const answer = await postText(`${leader}/v1/transfers/batch`, parts.join(""));
     assert.equal(answer.status, 400, JSON.stringify(answer.body).slice(0, 300));
     const error = answer.body["error"] as { code: string; message: string };
     assert.equal(error.code, "INVALID_BODY");
     assert.match(error.message, /more than 64 fields/);
-    const stall = await metric(leader, "delta_event_loop_delay_max_seconds");
+    const stall = await metricValue(leader, "delta_event_loop_delay_max_seconds");
     assert.ok(stall < 0.05, `the leader's event loop stalled ${(stall * 1000).toFixed(1)} ms`);
   });
 
@@ -164,9 +157,9 @@ describe("bounded work per request (real node processes)", { timeout: 300_000 },
     const stalls: number[] = [];
     for (let attempt = 0; attempt < 3 && !stalls.some((s) => s < 50); attempt++) {
       const body = unfundedBatch(amount);
-      await metric(leader, "delta_event_loop_delay_max_seconds");
+      await metricValue(leader, "delta_event_loop_delay_max_seconds");
       const answer = await postText(`${leader}/v1/transfers/batch`, body);
-      stalls.push((await metric(leader, "delta_event_loop_delay_max_seconds")) * 1000);
+      stalls.push((await metricValue(leader, "delta_event_loop_delay_max_seconds")) * 1000);
       assert.equal(answer.status, 200, JSON.stringify(answer.body).slice(0, 300));
       const results = answer.body["results"] as { error?: { code: string } }[];
       assert.equal(results.length, 10_000);
@@ -201,7 +194,7 @@ describe("bounded work per request (real node processes)", { timeout: 300_000 },
     for (const s of sockets) s.socket.destroy();
     // Once they are gone, 127.0.0.1 is served again, and the refusals were counted.
     const refusedCount = await pollUntil("127.0.0.1 served again", 10_000, async () => {
-      const n = await metric(leader, "delta_http_connections_refused_total");
+      const n = await metricValue(leader, "delta_http_connections_refused_total");
       return n > 0 ? n : undefined;
     });
     assert.ok(refusedCount >= 6, `${refusedCount} refusals counted`);
@@ -230,7 +223,7 @@ describe("bounded work per request (real node processes)", { timeout: 300_000 },
     const node = devnet.cluster.nodes.find((n) => n.rest === leader)!;
     const config = JSON.parse(readFileSync(node.configPath, "utf8")) as { members: { rest: string; host: string; port: number }[] }; // the devnet's node config
     const member = config.members.find((m) => m.rest === leader)!;
-    const before = await metric(leader, "delta_transport_refused_total", '{reason="notMember"}');
+    const before = await metricValue(leader, "delta_transport_refused_total", '{reason="notMember"}');
     const stranger = await watch(member.host, member.port, "127.0.0.2");
     await pollUntil("the stranger's socket closed", 5_000, async () => (stranger.closedAfterMs !== undefined ? true : undefined));
     assert.equal(stranger.data, "", "no handshake bytes for a stranger");
@@ -238,7 +231,7 @@ describe("bounded work per request (real node processes)", { timeout: 300_000 },
     const fromMember = await watch(member.host, member.port, "127.0.0.1");
     await pollUntil("a HELLO for a member's address", 5_000, async () => (fromMember.data.length > 0 ? true : undefined));
     fromMember.socket.destroy();
-    assert.equal(await metric(leader, "delta_transport_refused_total", '{reason="notMember"}'), before + 1);
+    assert.equal(await metricValue(leader, "delta_transport_refused_total", '{reason="notMember"}'), before + 1);
   });
 
   it("kept its leader and term, and still commits", async () => {

@@ -4,15 +4,16 @@
  * reach Ganache through another URL and credit at a chosen finality, and readers of what a node
  * shows from outside: balances, /metrics, its log file, its saved deposit cursor.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Wallet, type TransactionReceipt } from "ethers";
 import { connectAs } from "../../../src/chain/index.ts";
-import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
-import { nodeOptionsFor, startDevnetNodes, type DevnetNodes, type DevnetNodesOptions } from "../../../src/devnet/nodes.ts";
+import type { DevnetChain } from "../../../src/devnet/chain.ts";
+import type { DevnetNodes, DevnetNodesOptions } from "../../../src/devnet/nodes.ts";
 import { NATIVE_TOKEN } from "../../../src/protocol/index.ts";
-import { getJson, TEST_ADMIN_TOKEN } from "./devnetFixture.ts";
+import { getJson, logLines, startTestDevnet, TEST_ADMIN_TOKEN } from "./devnetFixture.ts";
+/** Shared with the other node tests (devnetFixture.ts). */
+export { logLines, metricValue } from "./devnetFixture.ts";
 
 export interface DepositDevnet {
   readonly chain: DevnetChain;
@@ -31,32 +32,7 @@ export async function startDepositDevnet(
   finality: NonNullable<DevnetNodesOptions["finality"]>,
   rpcUrl?: (chain: DevnetChain) => Promise<string>,
 ): Promise<DepositDevnet> {
-  const dir = mkdtempSync(join(tmpdir(), `delta-${name}-`));
-  const chain = await startDevnetChain();
-  let cluster: DevnetNodes;
-  try {
-    const url = rpcUrl === undefined ? chain.ganache.url : await rpcUrl(chain);
-    cluster = await startDevnetNodes({ dir, ...nodeOptionsFor(chain), rpcUrl: url, adminToken: TEST_ADMIN_TOKEN, finality, epoch: { intervalMs: 600_000 } });
-  } catch (error) {
-    await chain.close();
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return {
-    chain,
-    cluster,
-    rests: cluster.nodes.map((n) => n.rest),
-    stop: async () => {
-      try {
-        await cluster.stop();
-      } finally {
-        await chain.close();
-        // DELTA_KEEP_TEST_DIR=1 keeps the configs, data and node logs for a post-mortem.
-        if (process.env["DELTA_KEEP_TEST_DIR"] === undefined) rmSync(dir, { recursive: true, force: true });
-        else process.stderr.write(`kept ${dir}\n`);
-      }
-    },
-  };
+  return startTestDevnet(name, { finality, epoch: { intervalMs: 600_000 }, ...(rpcUrl === undefined ? {} : { rpcUrl }) });
 }
 
 /** An account's native balance on the node at `rest` (wei, decimal), undefined if it has none. */
@@ -64,36 +40,10 @@ export async function nativeBalance(rest: string, account: string): Promise<stri
   return ((await getJson(`${rest}/v1/accounts/${account}`))["balances"] as Record<string, string> | undefined)?.[NATIVE_TOKEN]; // the account view's balances map
 }
 
-/** A metric's value on the node at `rest` (0 when absent), matching `name` and, if given, a label text such as `reason="gap"`. */
-export async function metricValue(rest: string, name: string, label?: string): Promise<number> {
-  const text = await (await fetch(`${rest}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name) || (line[name.length] !== " " && line[name.length] !== "{")) continue;
-    if (label !== undefined && !line.includes(label)) continue;
-    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
-}
-
 /** The ledger state hash of the node at `rest` (GET /v1/admin/state). */
 export async function stateHashOf(rest: string): Promise<string> {
   const r = await fetch(`${rest}/v1/admin/state`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
   return String(((await r.json()) as Record<string, unknown>)["stateHash"]);
-}
-
-/** Parsed pino JSON lines of a node's log file. */
-export function logLines(path: string): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>); // pino writes one JSON object a line
-    } catch {
-      // a line being written as we read
-    }
-  }
-  return out;
 }
 
 /** The depositIds credited in a node's log ("deposit credited" is logged once per credit applied). */

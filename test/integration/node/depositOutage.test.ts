@@ -26,7 +26,7 @@ import { connectAs, RPC_TIMEOUT_MS } from "../../../src/chain/index.ts";
 import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
 import { nodeOptionsFor, startDevnetNodes, type DevnetNodes } from "../../../src/devnet/nodes.ts";
 import { NATIVE_TOKEN, TYPES } from "../../../src/protocol/index.ts";
-import { getJson, pollUntil, post, TEST_ADMIN_TOKEN } from "./devnetFixture.ts";
+import { getJson, pollUntil, post, TEST_ADMIN_TOKEN, logLines } from "./devnetFixture.ts";
 
 /** The watcher's log line for a failed poll (src/node/depositWatcher.ts); there is no metric for it. */
 const RETRY_MSG = "deposit watcher: RPC failed; retrying";
@@ -192,20 +192,6 @@ async function startRpcProxy(targetPort: number, host = "127.0.0.1"): Promise<Rp
     },
     close: cut,
   };
-}
-
-/** Parsed pino JSON lines of a node's log file. */
-function logLines(path: string): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>); // pino writes one JSON object a line
-    } catch {
-      // a line being written as we read
-    }
-  }
-  return out;
 }
 
 /** The depositIds credited in a node's log ("deposit credited" is logged once per credit applied). */

@@ -3,7 +3,7 @@
  * Shared by the node integration tests: a devnet (Ganache with the bridge and 3 node processes)
  * in a temp dir, and small JSON-over-HTTP helpers that talk to the public API only.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevnetChain, type DevnetChain } from "../../../src/devnet/chain.ts";
@@ -21,17 +21,25 @@ export interface TestDevnet {
   stop(): Promise<void>;
 }
 
+/** Options of startTestDevnet: the node options tests vary, and where the nodes reach the chain. */
+export type TestDevnetOptions = Pick<DevnetNodesOptions, "epoch" | "settlement" | "hosts" | "block" | "mempool" | "finality"> & {
+  /** The RPC URL the nodes use, given the chain (e.g. a proxy in front of it); default Ganache's own. */
+  readonly rpcUrl?: (chain: DevnetChain) => Promise<string>;
+};
+
 /** Ganache, the bridge and 3 node processes with free ports, in a fresh temp dir named after `name`. */
-export async function startTestDevnet(name: string, options: Pick<DevnetNodesOptions, "epoch" | "settlement" | "hosts" | "block" | "mempool" | "fees"> = {}): Promise<TestDevnet> {
+export async function startTestDevnet(name: string, options: TestDevnetOptions = {}): Promise<TestDevnet> {
   const dir = mkdtempSync(join(tmpdir(), `delta-${name}-`));
   const chain = await startDevnetChain();
   let cluster: DevnetNodes;
   try {
+    const { rpcUrl, ...nodeOptions } = options;
     cluster = await startDevnetNodes({
       dir,
       ...nodeOptionsFor(chain),
+      ...(rpcUrl === undefined ? {} : { rpcUrl: await rpcUrl(chain) }),
       adminToken: TEST_ADMIN_TOKEN,
-      ...options,
+      ...nodeOptions,
     });
   } catch (error) {
     await chain.close();
@@ -43,11 +51,14 @@ export async function startTestDevnet(name: string, options: Pick<DevnetNodesOpt
     cluster,
     rests: cluster.nodes.map((n) => n.rest),
     stop: async () => {
-      await cluster.stop();
-      await chain.close();
-      // DELTA_KEEP_TEST_DIR=1 keeps the configs, data and node logs for a post-mortem.
-      if (process.env["DELTA_KEEP_TEST_DIR"] === undefined) rmSync(dir, { recursive: true, force: true });
-      else process.stderr.write(`kept ${dir}\n`);
+      try {
+        await cluster.stop();
+      } finally {
+        await chain.close();
+        // DELTA_KEEP_TEST_DIR=1 keeps the configs, data and node logs for a post-mortem.
+        if (process.env["DELTA_KEEP_TEST_DIR"] === undefined) rmSync(dir, { recursive: true, force: true });
+        else process.stderr.write(`kept ${dir}\n`);
+      }
     },
   };
 }
@@ -93,4 +104,30 @@ export function writeDevnetFile(path: string, devnet: TestDevnet): void {
       accounts: chain.users.map((u) => ({ address: u.address, privateKey: u.privateKey })),
     }),
   );
+}
+
+/** A metric's value on the node at `rest` (0 when absent), matching `name` and, if given, a label text such as `reason="gap"`. */
+export async function metricValue(rest: string, name: string, label?: string): Promise<number> {
+  const text = await (await fetch(`${rest}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name) || (line[name.length] !== " " && line[name.length] !== "{")) continue;
+    if (label !== undefined && !line.includes(label)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** Parsed pino JSON lines of a node's log file. */
+export function logLines(path: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>); // pino writes one JSON object a line
+    } catch {
+      // a line being written as we read
+    }
+  }
+  return out;
 }
