@@ -70,60 +70,6 @@ function evictsFirst(a: EvictItem, b: EvictItem): boolean {
   return a.fee !== b.fee ? a.fee < b.fee : a.seq > b.seq;
 }
 
-/** A binary heap of EvictItems (the next to evict on top); stale items are skipped by the caller. */
-class EvictHeap {
-  items: EvictItem[] = [];
-
-  push(item: EvictItem): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!evictsFirst(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
-      i = parent;
-    }
-  }
-
-  peek(): EvictItem | undefined {
-    return this.items[0];
-  }
-
-  pop(): void {
-    const items = this.items;
-    const last = items.pop();
-    if (items.length === 0 || last === undefined) return;
-    items[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      let first = i;
-      if (l < items.length && evictsFirst(items[l]!, items[first]!)) first = l;
-      if (l + 1 < items.length && evictsFirst(items[l + 1]!, items[first]!)) first = l + 1;
-      if (first === i) return;
-      [items[i], items[first]] = [items[first]!, items[i]!];
-      i = first;
-    }
-  }
-
-  /** A heap of `items` in O(n). */
-  static of(items: EvictItem[]): EvictHeap {
-    const heap = new EvictHeap();
-    heap.items = items;
-    for (let i = (items.length >> 1) - 1; i >= 0; i--) {
-      for (let k = i; ; ) {
-        const l = 2 * k + 1;
-        let first = k;
-        if (l < items.length && evictsFirst(items[l]!, items[first]!)) first = l;
-        if (l + 1 < items.length && evictsFirst(items[l + 1]!, items[first]!)) first = l + 1;
-        if (first === k) break;
-        [items[k], items[first]] = [items[first]!, items[k]!];
-        k = first;
-      }
-    }
-    return heap;
-  }
-}
 /** Next-nonce hints older than this are dropped (blocks commit within seconds; the ledger then knows). */
 const HINT_TTL_MS = 60_000;
 
@@ -167,11 +113,18 @@ function before(a: Head, b: Head): boolean {
   return a.fee !== b.fee ? a.fee > b.fee : a.signer < b.signer;
 }
 
-/** A binary max-heap of heads (ordered by `before`). */
-class HeadHeap {
-  readonly #items: Head[];
 
-  constructor(items: Head[]) {
+/**
+ * A binary heap ordered by `first(a, b)` (a comes out before b); built from `items` in O(n). The
+ * mempool's three orders use it: ready account heads by fee, held accounts by the end of their
+ * hold, and eviction by lowest fee.
+ */
+class Heap<T> {
+  readonly #first: (a: T, b: T) => boolean;
+  #items: T[];
+
+  constructor(first: (a: T, b: T) => boolean, items: T[] = []) {
+    this.#first = first;
     this.#items = items;
     for (let i = (items.length >> 1) - 1; i >= 0; i--) this.#down(i);
   }
@@ -180,7 +133,22 @@ class HeadHeap {
     return this.#items.length;
   }
 
-  pop(): Head | undefined {
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
+  push(item: T): void {
+    const items = this.#items;
+    items.push(item);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.#first(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
     const items = this.#items;
     const top = items[0];
     const last = items.pop();
@@ -191,26 +159,17 @@ class HeadHeap {
     return top;
   }
 
-  push(h: Head): void {
-    const items = this.#items;
-    items.push(h);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
-      i = parent;
-    }
+  clear(): void {
+    this.#items = [];
   }
 
   #down(i: number): void {
     const items = this.#items;
     for (;;) {
       const l = 2 * i + 1;
-      const r = l + 1;
       let best = i;
-      if (l < items.length && before(items[l]!, items[best]!)) best = l;
-      if (r < items.length && before(items[r]!, items[best]!)) best = r;
+      if (l < items.length && this.#first(items[l]!, items[best]!)) best = l;
+      if (l + 1 < items.length && this.#first(items[l + 1]!, items[best]!)) best = l + 1;
       if (best === i) return;
       [items[i], items[best]] = [items[best]!, items[i]!];
       i = best;
@@ -218,50 +177,12 @@ class HeadHeap {
   }
 }
 
-/** Held accounts by the end of their hold: a binary min-heap of (untilMs, signer); stale pairs are skipped by the caller. */
-class HoldHeap {
-  readonly #items: { readonly until: number; readonly signer: string }[] = [];
-
-  get size(): number {
-    return this.#items.length;
-  }
-
-  peek(): { readonly until: number; readonly signer: string } | undefined {
-    return this.#items[0];
-  }
-
-  push(until: number, signer: string): void {
-    const items = this.#items;
-    items.push({ until, signer });
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (items[parent]!.until <= items[i]!.until) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): void {
-    const items = this.#items;
-    const last = items.pop();
-    if (items.length === 0 || last === undefined) return;
-    items[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      let least = i;
-      if (l < items.length && items[l]!.until < items[least]!.until) least = l;
-      if (l + 1 < items.length && items[l + 1]!.until < items[least]!.until) least = l + 1;
-      if (least === i) return;
-      [items[i], items[least]] = [items[least]!, items[i]!];
-      i = least;
-    }
-  }
-
-  clear(): void {
-    this.#items.length = 0;
-  }
+/** A held account and the end of its hold (stale pairs are skipped by the caller). */
+interface Hold {
+  readonly until: number;
+  readonly signer: string;
 }
+
 
 export class Mempool {
   /** Per signer, messages sorted by nonce (equal nonces in arrival order). */
@@ -276,7 +197,7 @@ export class Mempool {
    * block scan all of them. An account comes back when it gets a message or its hold ends.
    */
   readonly #heldUntil = new Map<string, number>();
-  readonly #holds = new HoldHeap();
+  readonly #holds = new Heap<Hold>((a, b) => a.until < b.until);
   /** Accounts with messages and no hold: the ones `take` looks at. */
   readonly #active = new Set<string>();
   readonly #gapHoldMs: number;
@@ -288,7 +209,7 @@ export class Mempool {
    * O(n) when it fills, dropped once it is half empty): an ordinary leader never pays for it.
    * Items of messages gone since are stale and skipped.
    */
-  #evict: EvictHeap | undefined;
+  #evict: Heap<EvictItem> | undefined;
   #seq = 0;
   #bytes = 0;
 
@@ -380,7 +301,7 @@ export class Mempool {
     if (this.#evict === undefined) {
       const live: Waiting[] = [];
       for (const queue of this.#bySigner.values()) for (const w of queue) live.push(w);
-      this.#evict = EvictHeap.of(live);
+      this.#evict = new Heap(evictsFirst, live);
     }
     for (let top = this.#evict.peek(); top !== undefined; top = this.#evict.peek()) {
       if (!top.gone) return top;
@@ -426,7 +347,7 @@ export class Mempool {
     if (this.#evict !== undefined) {
       this.#evict.push(w);
       // Stale items (messages taken into blocks) are dropped once they outnumber the live ones.
-      if (this.#evict.items.length > 2 * this.#hashes.size + 1_024) this.#evict = undefined;
+      if (this.#evict.size > 2 * this.#hashes.size + 1_024) this.#evict = undefined;
     }
     const key = signerOf(m);
     // New message, new chance: it may be the nonce the held head waits for.
@@ -497,7 +418,7 @@ export class Mempool {
       this.#maybeDropEvictionHeap();
       return out;
     }
-    const heap = new HeadHeap(heads);
+    const heap = new Heap(before, heads);
     while (out.length < max) {
       const h = heap.pop();
       if (h === undefined) break;
@@ -538,7 +459,7 @@ export class Mempool {
   #hold(signer: string, untilMs: number): void {
     this.#active.delete(signer);
     this.#heldUntil.set(signer, untilMs);
-    this.#holds.push(untilMs, signer);
+    this.#holds.push({ until: untilMs, signer });
   }
 
   /** Brings back the accounts whose hold has ended. */
